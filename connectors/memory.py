@@ -1,0 +1,441 @@
+"""In-memory fakes of every connector Protocol, for unit tests of the daemon.
+
+They keep the real connectors' promises (tested by the same contract suites):
+cursors cover exactly what was yielded, a quiet mailbox yields an empty batch,
+drafts are found by key and withdrawn only untouched. Helpers named like user
+actions (`deliver`, `remove`, `set_tags`, `edit_draft`...) change the state.
+
+Cursors are a logical clock: every change stamps the message with the next
+tick, and a cursor says "everything up to tick N has been reported".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import ClassVar
+
+from connectors.base import DraftState, Scope
+from connectors.compose import build_draft, content_hash
+from connectors.errors import CursorExpired
+from connectors.headers import parse_header_block, split_header_block
+from connectors.maildir.files import select_fields
+from connectors.model import (
+    CalendarChanges,
+    CalendarEvent,
+    Capabilities,
+    Change,
+    ChangeBatch,
+    DraftRef,
+    DraftSpec,
+    Folder,
+    FolderRole,
+    MailMessage,
+    MessageGone,
+    Skipped,
+    TagsChanged,
+)
+
+_ALWAYS_KEEP = frozenset({"from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+                          "references", "x-ghostwatch-tags", "x-ghostwatch-key"})
+DEFAULT_FOLDERS = (
+    Folder("INBOX", FolderRole.INBOX),
+    Folder("Sent", FolderRole.SENT),
+    Folder("Drafts", FolderRole.DRAFTS),
+    Folder("Trash", FolderRole.TRASH),
+)
+
+
+def raw_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    message_id: str | None,
+    date: datetime | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    body: str = "",
+) -> bytes:
+    """A simple RFC 5322 message for tests (ids without angle brackets)."""
+    lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}"]
+    if date is not None:
+        lines.append(f"Date: {format_datetime(date)}")
+    if message_id:
+        lines.append(f"Message-ID: <{message_id}>")
+    if in_reply_to:
+        lines.append(f"In-Reply-To: <{in_reply_to}>")
+    if references:
+        lines.append("References: " + " ".join(f"<{r}>" for r in references))
+    lines += [*extra, "Content-Type: text/plain; charset=utf-8"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+@dataclass(slots=True)
+class _Stored:
+    ref: str
+    folder: Folder
+    raw: bytes
+    received: datetime
+    flags: frozenset[str]
+    tags: frozenset[str]
+    created: int  # tick it was delivered
+    version: int  # tick of its last change
+
+
+@dataclass(slots=True)
+class _Tombstone:
+    ref: str
+    folder: str
+    created: int
+    removed: int
+    when: datetime  # its date, for the first-scan `since` rule
+
+
+class MemoryMailbox:
+    """MailSource fake. `deliver` returns the ref; `batch_size` forces multi-batch scans."""
+
+    kind: ClassVar[str] = "memory"
+
+    def __init__(
+        self, folders: Iterable[Folder] = DEFAULT_FOLDERS, *, batch_size: int = 500
+    ) -> None:
+        self._folders = {f.name: f for f in folders}
+        self.batch_size = batch_size
+        self._messages: dict[str, _Stored] = {}
+        self._tombstones: list[_Tombstone] = []
+        self._clock = 0
+        self._next_id = 0
+        self.opened = False
+
+    # -- user and server actions --
+
+    def folder(self, name_or_role: str) -> Folder:
+        """A folder by name, or by role value ("inbox", "sent", "drafts")."""
+        if name_or_role in self._folders:
+            return self._folders[name_or_role]
+        for f in self._folders.values():
+            if f.role.value == name_or_role:
+                return f
+        raise KeyError(f"no folder {name_or_role!r}")
+
+    def add_folder(self, name: str, role: FolderRole = FolderRole.OTHER) -> Folder:
+        self._folders[name] = Folder(name, role)
+        return self._folders[name]
+
+    def deliver(
+        self,
+        folder: str,
+        raw: bytes,
+        *,
+        flags: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        received: datetime | None = None,
+    ) -> str:
+        self._clock += 1
+        self._next_id += 1
+        target = self.folder(folder)
+        ref = f"{target.name}/{self._next_id}"
+        self._messages[ref] = _Stored(
+            ref=ref,
+            folder=target,
+            raw=raw,
+            received=received or datetime.now(UTC),
+            flags=frozenset(flags),
+            tags=_normalize_tags(tags),
+            created=self._clock,
+            version=self._clock,
+        )
+        return ref
+
+    def ref_of(self, folder: str, message_id: str) -> str:
+        name = self.folder(folder).name
+        for m in self._messages.values():
+            if m.folder.name == name and parse_header_block(m.raw).message_id == message_id:
+                return m.ref
+        raise KeyError(f"no message <{message_id}> in {name}")
+
+    def remove(self, folder: str, message_id: str) -> None:
+        self.remove_ref(self.ref_of(folder, message_id))
+
+    def remove_ref(self, ref: str) -> None:
+        stored = self._messages.pop(ref)
+        self._clock += 1
+        self._tombstones.append(
+            _Tombstone(ref, stored.folder.name, stored.created, self._clock, _when(stored))
+        )
+
+    def set_tags(self, folder: str, message_id: str, tags: Iterable[str]) -> None:
+        self._touch(self.ref_of(folder, message_id), tags=_normalize_tags(tags))
+
+    def set_flags(self, folder: str, message_id: str, flags: Iterable[str]) -> None:
+        self._touch(self.ref_of(folder, message_id), flags=frozenset(flags))
+
+    def _touch(self, ref: str, **changes: frozenset[str]) -> None:
+        self._clock += 1
+        stored = self._messages[ref]
+        self._messages[ref] = replace(stored, version=self._clock, **changes)
+
+    # -- MailSource --
+
+    def open(self) -> None:
+        self.opened = True
+
+    def close(self) -> None:
+        self.opened = False
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(frozenset({"fetch_raw", "flags", "tags", "drafts"}))
+
+    def folders(self) -> list[Folder]:
+        return list(self._folders.values())
+
+    def fetch_raw(self, ref: str, *, max_bytes: int) -> bytes | None:
+        stored = self._messages.get(ref)
+        return None if stored is None else stored.raw[: max(0, max_bytes)]
+
+    def fetch_changes(
+        self,
+        cursor: str | None,
+        *,
+        since: datetime,
+        header_fields: Sequence[str],
+        scope: Scope = "all",
+    ) -> Iterator[ChangeBatch]:
+        state = _decode(cursor) if cursor else _Cursor(0, 0, self._clock, since)
+        active = ("in",) if scope == "inbound" else ("in", "out")
+        wanted = frozenset(h.lower() for h in header_fields) | _ALWAYS_KEEP
+        events: list[tuple[int, Change | None]] = []
+        for m in self._messages.values():
+            side = _side(m.folder)
+            if side in active and m.version > state.pos(side):
+                events.append((m.version, self._change(m, state, wanted)))
+        for t in self._tombstones:
+            side = _side(self._folders.get(t.folder, Folder(t.folder)))
+            if side in active and t.removed > state.pos(side):
+                known = t.created <= state.pos(side) and not state.hidden(t.created, t.when)
+                events.append((t.removed, MessageGone(t.ref, t.folder) if known else None))
+        events.sort(key=lambda e: e[0])
+        batch: list[Change] = []
+        for tick, change in events:
+            if change is not None:
+                batch.append(change)
+            state = state.advanced(active, tick)
+            if len(batch) >= self.batch_size:
+                yield ChangeBatch(tuple(batch), state.encode())
+                batch = []
+        yield ChangeBatch(tuple(batch), state.advanced(active, self._clock).encode())
+
+    def _change(self, m: _Stored, state: _Cursor, wanted: frozenset[str]) -> Change | None:
+        if state.hidden(m.created, _when(m)):
+            return None  # before the lookback window when the first scan began
+        if m.created > state.pos(_side(m.folder)):
+            return _normalize(m, wanted)
+        return TagsChanged(m.ref, m.folder.name, m.tags, m.flags)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """Ticks reported for inbound and outbound folders, and the first scan's window."""
+
+    inbound: int
+    outbound: int
+    start: int  # the clock when the first scan began
+    since: datetime  # that scan's `since`: older messages from before `start` stay hidden
+
+    def pos(self, side: str) -> int:
+        return self.inbound if side == "in" else self.outbound
+
+    def hidden(self, created: int, when: datetime) -> bool:
+        return created <= self.start and when < self.since
+
+    def advanced(self, sides: tuple[str, ...], tick: int) -> _Cursor:
+        return replace(
+            self,
+            inbound=max(self.inbound, tick) if "in" in sides else self.inbound,
+            outbound=max(self.outbound, tick) if "out" in sides else self.outbound,
+        )
+
+    def encode(self) -> str:
+        return json.dumps({
+            "memory": 1, "in": self.inbound, "out": self.outbound,
+            "start": self.start, "since": self.since.isoformat(),
+        })
+
+
+class MemoryDrafts:
+    """DraftSink fake writing into a MemoryMailbox's Drafts folder."""
+
+    def __init__(self, mailbox: MemoryMailbox | None = None) -> None:
+        self.mailbox = mailbox or MemoryMailbox()
+        self.created: list[DraftSpec] = []  # every spec actually written, for assertions
+
+    def _drafts(self) -> Iterator[_Stored]:
+        drafts = self.mailbox.folder("drafts").name
+        yield from (m for m in self.mailbox._messages.values() if m.folder.name == drafts)
+
+    def find_draft(self, key: str) -> DraftRef | None:
+        for m in self._drafts():
+            keys = split_header_block(m.raw).get("x-ghostwatch-key")
+            if keys and keys[0].strip() == key:
+                return DraftRef(key, m.ref, content_hash(m.raw))
+        return None
+
+    def create_draft(self, spec: DraftSpec) -> DraftRef:
+        existing = self.find_draft(spec.key)
+        if existing is not None:
+            return existing
+        raw = build_draft(spec)
+        ref = self.mailbox.deliver("drafts", raw, flags=("\\Draft", "\\Seen"))
+        self.created.append(spec)
+        return DraftRef(spec.key, ref, content_hash(raw))
+
+    def _current(self, ref: DraftRef) -> _Stored | None:
+        stored = self.mailbox._messages.get(ref.ref)
+        if stored is not None:
+            return stored
+        found = self.find_draft(ref.key)
+        return self.mailbox._messages.get(found.ref) if found else None
+
+    def draft_state(self, ref: DraftRef) -> DraftState:
+        stored = self._current(ref)
+        if stored is None:
+            return "gone"
+        return "untouched" if content_hash(stored.raw) == ref.content_hash else "edited"
+
+    def withdraw_draft(self, ref: DraftRef) -> bool:
+        stored = self._current(ref)
+        if stored is None or content_hash(stored.raw) != ref.content_hash:
+            return False
+        self.mailbox.remove_ref(stored.ref)
+        return True
+
+    # -- user actions --
+
+    def edit_draft(self, ref: DraftRef, body: str) -> None:
+        """The user edits and saves: a new message replaces the old (new ref)."""
+        stored = self._current(ref)
+        if stored is None:
+            raise KeyError(ref.ref)
+        head = stored.raw.split(b"\r\n\r\n", 1)[0]
+        self.mailbox.remove_ref(stored.ref)
+        self.mailbox.deliver("drafts", head + b"\r\n\r\n" + body.encode(), flags=stored.flags)
+
+    def delete_draft(self, ref: DraftRef) -> None:
+        stored = self._current(ref)
+        if stored is not None:
+            self.mailbox.remove_ref(stored.ref)
+
+    def send_draft(self, ref: DraftRef) -> str:
+        """The user sends it: the draft leaves Drafts and a copy lands in Sent."""
+        stored = self._current(ref)
+        if stored is None:
+            raise KeyError(ref.ref)
+        self.mailbox.remove_ref(stored.ref)
+        return self.mailbox.deliver("sent", stored.raw, flags=("\\Seen",))
+
+
+@dataclass(slots=True)
+class MemoryCalendar:
+    """CalendarSource and CalendarSink fake with the same logical-clock cursor."""
+
+    events: dict[str, tuple[CalendarEvent, int]] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    clock: int = 0
+
+    def add_event(self, event: CalendarEvent) -> CalendarEvent:
+        """Someone (the user, an invitation) puts an event in the calendar."""
+        self.clock += 1
+        stored = replace(event, etag=str(self.clock), href=event.href or f"{event.uid}.ics")
+        self.events[event.uid] = (stored, self.clock)
+        self.removed.pop(event.uid, None)
+        return stored
+
+    def remove_event(self, uid: str) -> bool:
+        if uid not in self.events:
+            return False
+        self.clock += 1
+        del self.events[uid]
+        self.removed[uid] = self.clock
+        return True
+
+    def fetch_changes(self, cursor: str | None, *, since: datetime) -> CalendarChanges:
+        try:
+            pos = int(json.loads(cursor)["calendar"]) if cursor else 0
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CursorExpired("memory calendar cursor unreadable") from exc
+        changed = tuple(
+            e for e, tick in self.events.values()
+            if tick > pos and (cursor is not None or e.end >= since)
+        )
+        gone = tuple(uid for uid, tick in self.removed.items() if tick > pos and cursor)
+        return CalendarChanges(changed, gone, json.dumps({"calendar": self.clock}))
+
+    def find_event(self, uid: str) -> CalendarEvent | None:
+        found = self.events.get(uid)
+        return found[0] if found else None
+
+    def put_event(self, event: CalendarEvent) -> CalendarEvent:
+        return self.add_event(event)
+
+    def delete_event(self, uid: str) -> bool:
+        return self.remove_event(uid)
+
+
+def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
+    parsed = parse_header_block(m.raw)
+    if parsed.message_id is None and parsed.sender is None and not parsed.subject:
+        return Skipped(m.ref, m.folder.name, "no usable header fields")
+    return MailMessage(
+        ref=m.ref,
+        folder=m.folder.name,
+        folder_role=m.folder.role,
+        message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        subject=parsed.subject,
+        sender=parsed.sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        date=parsed.date,
+        received=m.received,
+        headers=select_fields(_header_block(m.raw), wanted),
+        tags=m.tags | parsed.tags,
+        flags=m.flags,
+        size=len(m.raw),
+        problems=parsed.problems,
+    )
+
+
+def _header_block(raw: bytes) -> bytes:
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n"
+
+
+def _when(m: _Stored) -> datetime:
+    return parse_header_block(m.raw).date or m.received
+
+
+def _normalize_tags(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(t.strip().lower() for t in tags if t.strip().lower().startswith("gw:"))
+
+
+def _side(folder: Folder) -> str | None:
+    """Which cursor position a folder's changes count against (None: not watched)."""
+    if folder.role in (FolderRole.TRASH, FolderRole.JUNK):
+        return None
+    return "out" if folder.role in (FolderRole.SENT, FolderRole.DRAFTS) else "in"
+
+
+def _decode(cursor: str) -> _Cursor:
+    try:
+        data = json.loads(cursor)
+        return _Cursor(
+            int(data["in"]), int(data["out"]), int(data["start"]),
+            datetime.fromisoformat(data["since"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CursorExpired("memory cursor unreadable") from exc

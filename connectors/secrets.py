@@ -1,0 +1,61 @@
+"""Resolve a secret from a file, a command or the environment; never from config.
+
+Errors name the source, never the secret.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.errors import ConfigProblem
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSource:
+    file: str | None = None
+    command: str | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        if self.file:
+            return f"password_file {self.file}"
+        if self.command:
+            return f"password_command `{self.command.split()[0] if self.command else ''} ...`"
+        if self.env:
+            return f"password_env {self.env}"
+        return "no password source"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.file or self.command or self.env)
+
+    def resolve(self, timeout: float = 30.0) -> str:
+        if self.file:
+            path = Path(self.file).expanduser()
+            try:
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigProblem(f"cannot read password_file {path}: {exc.strerror}") from None
+        if self.command:
+            try:
+                done = subprocess.run(
+                    shlex.split(self.command),
+                    capture_output=True,
+                    timeout=timeout,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ConfigProblem(f"password_command failed: {type(exc).__name__}") from None
+            if done.returncode != 0:
+                raise ConfigProblem(f"password_command exited with {done.returncode}")
+            return done.stdout.decode("utf-8", errors="replace").split("\n", 1)[0].rstrip("\r")
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigProblem(f"environment variable {self.env} is not set")
+            return value
+        raise ConfigProblem("no password source configured")

@@ -1,0 +1,110 @@
+"""Message classifier: human, auto_reply, bounce or bulk, always with the reason.
+
+Ingest calls `classify(header_bytes, has_body=False)` for every message; only
+when the verdict says `needs_body` does it fetch the body and call again. The
+header pass therefore stays cheap (no MIME parsing), and nothing here raises
+on bad input: the worst case is a "human" verdict whose reason says why.
+"""
+
+from __future__ import annotations
+
+import email.message
+from datetime import date, datetime
+from typing import Any
+
+from connectors.headers import parse_date
+from daemon.classify import decide
+from daemon.classify.body import body_of
+from daemon.classify.evidence import gather
+from daemon.classify.message import view_of
+from daemon.classify.model import BounceInfo, Classification, Kind
+
+__all__ = [
+    "HEADER_FIELDS",
+    "BounceInfo",
+    "Classification",
+    "Kind",
+    "classification_json",
+    "classify",
+]
+
+# Every header the classifier reads; ingest fetches only these (plus its own).
+HEADER_FIELDS: tuple[str, ...] = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "Return-Path",
+    "Content-Type",
+    "Content-Language",
+    "Auto-Submitted",
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Autoresponder",
+    "Precedence",
+    "X-Precedence",
+    "List-Id",
+    "List-Unsubscribe",
+    "X-Auto-Response-Suppress",
+    "X-MS-Exchange-Inbox-Rules-Loop",
+    "X-QQ-HolidayReply",
+    "X-Apple-Action",
+    "X-Failed-Recipients",
+)
+
+
+def classify(
+    message: bytes | email.message.Message,
+    *,
+    has_body: bool = True,
+    received: datetime | None = None,
+    locale: str | None = None,
+) -> Classification:
+    """Classify one message; `received` anchors relative return dates."""
+    try:
+        return _classify(message, has_body=has_body, received=received, locale=locale)
+    except Exception as exc:  # bad input must never stop ingest; say what happened
+        return Classification("human", f"unreadable message ({type(exc).__name__}); kept as human")
+
+
+def _classify(
+    message: bytes | email.message.Message,
+    *,
+    has_body: bool,
+    received: datetime | None,
+    locale: str | None,
+) -> Classification:
+    view = view_of(message)
+    evidence = gather(view)
+    verdict = decide.from_headers(evidence)
+    if not verdict.needs_body:
+        return verdict
+    if not has_body:
+        return verdict
+    anchor = _anchor(received, view.value("date"))
+    hint = locale or view.value("content-language") or None
+    return decide.with_body(evidence, view, body_of(view), anchor, hint)
+
+
+def _anchor(received: datetime | None, date_header: str) -> date:
+    if received is not None:
+        return received.date()
+    sent = parse_date(date_header)
+    # Without any date a year-less return date can only mean its next occurrence from today.
+    return sent.date() if sent is not None else date.today()
+
+
+def classification_json(path: str, c: Classification) -> dict[str, Any]:
+    """The `ghostwatch classify` line for one file (SPEC §6)."""
+    out: dict[str, Any] = {"file": path, "kind": c.kind, "reason": c.reason}
+    if c.return_date is not None:
+        out["return_date"] = c.return_date.isoformat()
+    if c.bounce is not None:
+        out["bounce"] = {
+            "recipients": list(c.bounce.recipients),
+            "status": c.bounce.status,
+            "hard": c.bounce.hard,
+        }
+    return out

@@ -1,0 +1,43 @@
+"""Mail nobody wrote to the consultant personally: lists, newsletters, notifications."""
+
+from __future__ import annotations
+
+import re
+
+from daemon.classify.message import MailView
+
+# Sender local parts that are machines by convention. Deliberately excludes
+# info@/contact@/sales@: small clients do answer from those.
+_AUTOMATED_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.+].*|.*[-_.+]no[-_.]?reply|"
+    r"notifications?|notify|alerts?|mailer|automailer|auto[-_.]?mail(er)?|newsletters?|"
+    r"news|digest|bounces?|owner|owner-.+|.+-owner|.+-request|.+-bounces?|listserv|majordomo|"
+    r"mailman|daemon|nobody|system)(\+.*)?$"
+)
+# Envelope senders of list managers and mailing services (VERP): bounce-..., ...-bounces@.
+_VERP_LOCAL = re.compile(r"^(bounces?[-_.+=].+|.+[-_.+]bounces?([-_.+=].*)?|.+-errors|errors-.+)$")
+
+
+def list_evidence(view: MailView) -> str | None:
+    for name, label in (("list-id", "List-Id"), ("list-unsubscribe", "List-Unsubscribe")):
+        if view.has(name):
+            return f"header {label}: {view.value(name)[:60]}"
+    return None
+
+
+def precedence_bulk(view: MailView) -> str | None:
+    value = (view.value("precedence") or view.value("x-precedence")).strip().lower()
+    return f"header Precedence: {value}" if value in ("bulk", "list", "junk") else None
+
+
+def automated_sender(addr: str) -> str | None:
+    local = addr.split("@", 1)[0]
+    return f"automated sender {addr}" if local and _AUTOMATED_LOCAL.match(local) else None
+
+
+def verp_return_path(view: MailView) -> str | None:
+    path = view.value("return-path").strip().strip("<>").lower()
+    local = path.split("@", 1)[0]
+    if "@" in path and _VERP_LOCAL.match(local):
+        return f"mailing-service envelope sender {path[:60]}"
+    return None

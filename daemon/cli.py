@@ -1,0 +1,111 @@
+"""The `ghostwatch` command line (SPEC §6) and its single error handler."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from connectors.errors import ConnectorError
+from daemon import commands
+from daemon.config import ConfigError, default_config_path
+from daemon.errors import GhostwatchError, UsageError
+from daemon.logsetup import setup as setup_logging
+
+log = logging.getLogger("ghostwatch")
+
+
+def parse_now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now {text!r} is not ISO-8601; e.g. 2026-11-23T10:00+08:00") from None
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ghostwatch",
+        description="Notices when candidates and clients go silent; prepares follow-ups as drafts.",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default $GHOSTWATCH_CONFIG, then ~/.config/ghostwatch/config.toml)",
+    )
+    p.add_argument("--now", help="decide as of this ISO-8601 instant (dry runs, demos, tests)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("init", help="write a commented starter config")
+    c.add_argument("path", nargs="?", type=Path)
+    sub.add_parser("check", help="validate config, reach the database and every account")
+    c = sub.add_parser("sync", help="fetch and classify new mail into the local state")
+    c.add_argument("--account")
+    c = sub.add_parser("once", help="one full cycle: sync, decide, write drafts and reminders")
+    c.add_argument(
+        "--dry-run", action="store_true", help="write nothing; print what would be written"
+    )
+    c.add_argument("--account")
+    sub.add_parser("run", help="the daemon: keep watching")
+    c = sub.add_parser("status", help="open sequences with their next step")
+    c.add_argument("--all", action="store_true", help="ended sequences too")
+    c.add_argument("--json", action="store_true", help="one JSON array")
+    c = sub.add_parser("explain", help="the decision trail of one thread")
+    c.add_argument("target", metavar="CONTACT-OR-ID")
+    for name in ("stop", "resume"):
+        c = sub.add_parser(name, help=f"{name} following up a thread")
+        c.add_argument("target", metavar="CONTACT-OR-ID")
+    c = sub.add_parser("classify", help="classify raw RFC 5322 messages, one JSON line each")
+    c.add_argument("files", nargs="+", type=Path)
+    c = sub.add_parser(
+        "demo", help="the whole cycle on a built-in sample mailbox, no server needed"
+    )
+    c.add_argument("--dir", type=Path, help="keep the sample mailbox and calendar here")
+    return p
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": commands.cmd_init,
+    "check": commands.cmd_check,
+    "sync": commands.cmd_sync,
+    "once": commands.cmd_once,
+    "run": commands.cmd_run,
+    "status": commands.cmd_status,
+    "explain": commands.cmd_explain,
+    "stop": commands.cmd_stop,
+    "resume": commands.cmd_resume,
+    "classify": commands.cmd_classify,
+    "demo": commands.cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        args.now = parse_now(args.now)
+        if args.config is None:
+            args.config = default_config_path()
+        return HANDLERS[args.command](args)
+    except ConfigError as exc:
+        print(f"ghostwatch: {exc}", file=sys.stderr)
+        return 1
+    except (GhostwatchError, ConnectorError) as exc:
+        if args.verbose:
+            log.exception("failed")
+        hint = f"\n  {exc.hint}" if exc.hint else ""
+        print(f"ghostwatch: {exc}{hint}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

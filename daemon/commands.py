@@ -1,0 +1,253 @@
+"""What each CLI command does. cli.py parses; errors bubble to its one handler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time as _time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from connectors.errors import ConnectorError
+from daemon import classify
+from daemon.app import App, mailbox, open_app
+from daemon.config import Config, example_config_text, load_config
+from daemon.cycle import run_cycle, sync_account
+from daemon.db.tables import Account, Control, Message, Thread
+from daemon.db.tables import Sequence as SequenceRow
+from daemon.decide import Decision, account_id, decide, evaluate, to_view
+from daemon.errors import GhostwatchError, NotFound
+from daemon.present import describe_intents, print_explain, print_json, print_status, status_json
+from daemon.timeline import dedupe
+
+log = logging.getLogger("ghostwatch")
+
+
+def now_of(args: argparse.Namespace, config: Config) -> datetime:
+    if args.now is None:
+        return datetime.now(UTC)
+    now: datetime = args.now
+    return now if now.tzinfo else now.replace(tzinfo=ZoneInfo(config.policy.timezone))
+
+
+def _app(args: argparse.Namespace) -> App:
+    return open_app(load_config(args.config))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path: Path = (args.path or args.config).expanduser()
+    if path.exists():
+        raise GhostwatchError(
+            f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(example_config_text(), encoding="utf-8")
+    path.chmod(0o600)
+    print(f"Wrote a starter config to {path}.")
+    print("Next: edit [[accounts]] (address, server, password_command), then run")
+    print(f"  ghostwatch --config {path} check")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    problems: list[str] = []
+    print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
+    try:
+        app = open_app(config)
+        print(f"database {mask_url(config.daemon.database)}: ok")
+    except GhostwatchError as exc:
+        problems.append(f"database: {exc}")
+        app = None
+    for account in config.accounts:
+        try:
+            with mailbox(account) as source:
+                caps = sorted(source.capabilities().names)
+                folders = source.folders()
+                roles = {f.role.value: f.name for f in folders}
+                print(f"account {account.name} ({account.mail.type}): reached")
+                print(f"  capabilities: {', '.join(caps) or 'none'}")
+                for role in ("inbox", "sent", "drafts", "junk", "trash"):
+                    print(f"  {role}: {roles.get(role, 'not found')}")
+                if "sent" not in roles:
+                    problems.append(
+                        f"account {account.name}: no Sent folder found; set sent_folder"
+                    )
+                if "drafts" not in roles:
+                    problems.append(
+                        f"account {account.name}: no Drafts folder found; set drafts_folder"
+                    )
+        except ConnectorError as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            problems.append(f"account {account.name}: {exc}{hint}")
+        if account.calendar is not None:
+            kind = account.calendar.type
+            print(f"  calendar {kind}: not available in this version (mail keeps working)")
+    if app is not None:
+        app.store.close()
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def mask_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    app = _app(args)
+    now = now_of(args, app.config)
+    for account in app.accounts(args.account):
+        sync_account(app, account, now)
+    return 0
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    app = _app(args)
+    now = now_of(args, app.config)
+    tz = ZoneInfo(app.config.policy.timezone)
+    due = 0
+    for account in app.accounts(args.account):
+        report = run_cycle(app, account, now, dry_run=args.dry_run)
+        for d in report.due:
+            due += 1
+            if args.dry_run:
+                for line in describe_intents(d, tz):
+                    print(f"[{account.name}] would write {line}")
+    if args.dry_run:
+        print(f"{due} follow-up(s) due; dry run: nothing written.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    app = _app(args)
+    interval = app.config.daemon.poll_interval.total_seconds()
+    log.info("watching %d account(s), polling every %ds", len(app.config.accounts), interval)
+    while True:
+        now = datetime.now(UTC)
+        for account in app.accounts():
+            try:
+                run_cycle(app, account, now, show_progress=False)
+            except ConnectorError as exc:
+                log.warning("[%s] degraded: %s", account.name, exc)
+                _mark_degraded(app, account.name, str(exc))
+        _time.sleep(interval)
+
+
+def _mark_degraded(app: App, name: str, error: str) -> None:
+    with app.store.transaction() as s:
+        s.execute(
+            update(Account).where(Account.name == name).values(health="degraded", last_error=error)
+        )
+
+
+def all_decisions(app: App, now: datetime) -> list[Decision]:
+    out: list[Decision] = []
+    with app.store.reader() as s:
+        for account in app.accounts():
+            acct = account_id(s, account.name)
+            if acct is None:
+                continue
+            tids = list(
+                s.scalars(
+                    select(SequenceRow.thread_id).where(SequenceRow.account_id == acct).distinct()
+                )
+            )
+            tids = sorted(t for t in tids if t is not None)
+            out.extend(evaluate(s, account.name, app.policy(account), now, tids))
+    return out
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    app = _app(args)
+    now = now_of(args, app.config)
+    decisions = [
+        d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
+    ]
+    decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    if args.json:
+        print_json(status_json(decisions))
+    else:
+        print_status(decisions, ZoneInfo(app.config.policy.timezone))
+    return 0
+
+
+def _find_thread(app: App, target: str) -> tuple[str, int]:
+    with app.store.reader() as s:
+        row = s.get(SequenceRow, target)
+        rows = [row] if row is not None else []
+        if not rows:
+            query = select(SequenceRow).where(SequenceRow.contact_addr == target.strip().lower())
+            rows = list(s.scalars(query.order_by(SequenceRow.started_at.desc())))
+        if not rows:
+            raise NotFound(
+                f"no thread for {target!r}",
+                hint="give a contact address or a sequence id from `ghostwatch status`",
+            )
+        name = s.scalar(select(Account.name).where(Account.id == rows[0].account_id))
+        return name or "", rows[0].thread_id or 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    app = _app(args)
+    now = now_of(args, app.config)
+    name, tid = _find_thread(app, args.target)
+    account = app.config.account(name)
+    with app.store.reader() as s:
+        decisions = evaluate(s, name, app.policy(account), now, [tid])
+        views = dedupe(
+            to_view(m) for m in s.scalars(select(Message).where(Message.thread_id == tid))
+        )
+    if not decisions:
+        raise NotFound(f"thread {tid} is not followed up (no outreach to an external contact)")
+    print_explain(decisions, views, ZoneInfo(app.config.policy.timezone))
+    return 0
+
+
+def _control(args: argparse.Namespace, action: str) -> int:
+    app = _app(args)
+    now = now_of(args, app.config)
+    name, tid = _find_thread(app, args.target)
+    with app.store.transaction() as s:
+        acct = account_id(s, name)
+        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
+        s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
+    decide(app.store, name, app.policy(app.config.account(name)), now)
+    print(f"{action}: thread {tid} of account {name}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _control(args, "stop")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _control(args, "resume")
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            print(f"ghostwatch: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            status = 1
+            continue
+        verdict = classify.classify(raw, has_body=True)
+        print(json.dumps(classify.classification_json(str(path), verdict), ensure_ascii=False))
+    return status
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import run_demo
+
+    return run_demo(args.dir)

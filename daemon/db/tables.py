@@ -1,0 +1,222 @@
+"""The database schema: what ghostwatch remembers between cycles.
+
+Messages are kept as headers and classification only, never bodies. Sequences
+carry everything the case library needs (SPEC §5) from the start, so a report
+is a query, not a reconstruction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as UTC everywhere; SQLite would otherwise drop the offset silently."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TZDateTime = UTCDateTime()
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    health: Mapped[str] = mapped_column(String(16), default="ok")  # ok | degraded
+    last_error: Mapped[str | None] = mapped_column(Text)
+    rescans: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # needs re-deciding
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("account_id", "ref"),
+        Index("ix_messages_account_msgid", "account_id", "message_id"),
+        Index("ix_messages_account_sender", "account_id", "sender_addr"),
+        Index("ix_messages_pending_body", "account_id", "needs_body"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(1024))
+    folder: Mapped[str] = mapped_column(String(512))
+    folder_role: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provider_thread_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sender_addr: Mapped[str | None] = mapped_column(String(320))
+    sender_name: Mapped[str] = mapped_column(Text, default="")
+    recipients: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[addr, name, to|cc]]
+    sent_at: Mapped[datetime | None] = mapped_column(TZDateTime)  # Date header, else received
+    received_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    direction: Mapped[str] = mapped_column(String(8))  # out | in
+    kind: Mapped[str] = mapped_column(String(16))  # human | auto_reply | bounce | bulk
+    reason: Mapped[str] = mapped_column(Text, default="")
+    needs_body: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_date: Mapped[date | None] = mapped_column(Date)
+    bounce_status: Mapped[str | None] = mapped_column(String(16))
+    bounce_hard: Mapped[bool | None] = mapped_column(Boolean)
+    bounce_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    gw_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+
+class MessageRef(Base):
+    """One Message-ID a message points at (In-Reply-To and References), for threading."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (Index("ix_message_refs_account_target", "account_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    target: Mapped[str] = mapped_column(String(998))
+
+
+class Skip(Base):
+    """A message the connector or classifier could not use, with the reason."""
+
+    __tablename__ = "skips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(1024))
+    folder: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+
+class Sequence(Base):
+    """One sequence of follow-ups in a thread; the case library when ended."""
+
+    __tablename__ = "sequences"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    contact_addr: Mapped[str] = mapped_column(String(320), index=True)
+    contact_name: Mapped[str] = mapped_column(Text, default="")
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    step_reached: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(TZDateTime)
+    last_touch_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    next_step: Mapped[int | None] = mapped_column(Integer)
+    next_due: Mapped[datetime | None] = mapped_column(TZDateTime)
+    next_action: Mapped[str | None] = mapped_column(String(32))
+    deferred_until: Mapped[datetime | None] = mapped_column(TZDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    contact_kind: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(64))
+    red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    touch_gaps_hours: Mapped[list[float]] = mapped_column(JSON, default=list)
+    silence_hours: Mapped[float | None] = mapped_column()
+    reply_latencies_hours: Mapped[list[float]] = mapped_column(JSON, default=list)
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    manual: Mapped[str | None] = mapped_column(String(16))  # stopped | resumed
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+
+class Control(Base):
+    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event."""
+
+    __tablename__ = "controls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class DaemonLock(Base):
+    """Which process holds the writer role (one `run` per database)."""
+
+    __tablename__ = "daemon_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime] = mapped_column(TZDateTime)

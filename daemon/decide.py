@@ -1,0 +1,279 @@
+"""Decide: replay each affected thread through the tracker and store the result.
+
+Reads stored messages, builds events (timeline.py), replays them (tracker),
+and upserts one `sequences` row per sequence. Writing drafts and reminders is
+the outbox's job; this module only says what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from daemon.db.engine import Store
+from daemon.db.tables import Account, Control, Message, Thread
+from daemon.db.tables import Sequence as SequenceRow
+from daemon.identity import Identity
+from daemon.timeline import ControlView, MsgView, ThreadFacts, events_for, facts, sequence_id
+from daemon.tracker.machine import Context, Run, next_action, replay, risk
+from daemon.tracker.policy import BusinessCalendar, Playbook, Rule, resolve_playbook
+from daemon.tracker.states import NextAction, Risk
+
+log = logging.getLogger(__name__)
+OPEN_STATES = ("waiting", "draft_pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What decide needs from the config, per account."""
+
+    playbook: Playbook
+    rules: tuple[Rule, ...]
+    calendar: BusinessCalendar
+    identity: Identity
+    on_draft_deleted: str = "skip"
+
+
+@dataclass(slots=True)
+class Decision:
+    sequence_id: str
+    account: str
+    thread_id: int
+    facts: ThreadFacts
+    run: Run
+    playbook: Playbook
+    next: NextAction
+    risk: Risk
+    current: bool  # the thread's latest sequence
+
+    @property
+    def state(self) -> str:
+        return self.run.record.state.value
+
+
+def to_view(row: Message) -> MsgView:
+    recipients = row.recipients or []
+    return MsgView(
+        ref=row.ref,
+        folder_role=row.folder_role,
+        message_id=row.message_id,
+        at=row.sent_at or row.received_at,  # type: ignore[arg-type]
+        direction=row.direction,
+        kind=row.kind,
+        reason=row.reason,
+        sender=row.sender_addr,
+        sender_name=row.sender_name,
+        to=tuple((a, n) for a, n, f in recipients if f == "to"),
+        cc=tuple((a, n) for a, n, f in recipients if f == "cc"),
+        subject=row.subject,
+        tags=frozenset(row.tags or ()),
+        return_date=row.return_date,
+        bounce_hard=row.bounce_hard,
+        bounce_status=row.bounce_status,
+        bounce_recipients=tuple(row.bounce_recipients or ()),
+        gw_key=row.gw_key,
+        gone=row.gone,
+        thread_id=row.thread_id,
+        seen_at=row.seen_at,
+    )
+
+
+def account_id(s: Session, name: str) -> int | None:
+    return s.scalar(select(Account.id).where(Account.name == name))
+
+
+def threads_to_decide(s: Session, acct: int, *, everything: bool) -> list[int]:
+    if everything:
+        return list(
+            s.scalars(select(Thread.id).where(Thread.account_id == acct).order_by(Thread.id))
+        )
+    open_threads = select(SequenceRow.thread_id).where(
+        SequenceRow.account_id == acct, SequenceRow.state.in_(OPEN_STATES)
+    )
+    query = select(Thread.id).where(
+        Thread.account_id == acct, or_(Thread.dirty.is_(True), Thread.id.in_(open_threads))
+    )
+    return list(s.scalars(query.order_by(Thread.id)))
+
+
+def _chunks(items: Sequence[int], size: int = 400) -> Iterable[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def evaluate(
+    s: Session, account: str, policy: Policy, now: datetime, thread_ids: Sequence[int]
+) -> list[Decision]:
+    """Replay the given threads as of `now`; reads only."""
+    acct = account_id(s, account)
+    if acct is None:
+        return []
+    decisions: list[Decision] = []
+    for chunk in _chunks(thread_ids):
+        by_thread: dict[int, list[MsgView]] = defaultdict(list)
+        for row in s.scalars(select(Message).where(Message.thread_id.in_(chunk))):
+            if row.sent_at or row.received_at:
+                by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
+        controls: dict[int, list[ControlView]] = defaultdict(list)
+        for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
+            controls[c.thread_id].append(ControlView(c.action, c.at))
+        for tid in chunk:
+            decisions.extend(
+                _decide_thread(s, acct, account, tid, by_thread[tid], controls[tid], policy, now)
+            )
+    return decisions
+
+
+def _decide_thread(
+    s: Session,
+    acct: int,
+    account: str,
+    tid: int,
+    rows: list[MsgView],
+    controls: list[ControlView],
+    policy: Policy,
+    now: datetime,
+) -> list[Decision]:
+    from daemon.timeline import dedupe
+
+    messages = dedupe(rows)
+    tf = facts(messages, policy.identity)
+    if tf is None:
+        return []
+    contacts = {tf.contact, *tf.aliases}
+    elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf)
+    playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
+    ctx = Context(
+        playbook=playbook, calendar=policy.calendar, on_draft_deleted=policy.on_draft_deleted
+    )
+    runs = replay(events, now, ctx)
+    by_ref = {m.ref: m for m in messages}
+    out = []
+    for i, run in enumerate(runs):
+        start_msg = by_ref.get(run.start.ref, tf.first_outbound)
+        out.append(
+            Decision(
+                sequence_id=sequence_id(account, start_msg),
+                account=account,
+                thread_id=tid,
+                facts=tf,
+                run=run,
+                playbook=playbook,
+                next=next_action(run.record, ctx),
+                risk=risk(run.record, now, ctx),
+                current=i == len(runs) - 1,
+            )
+        )
+    return out
+
+
+def _elsewhere(
+    s: Session, acct: int, contacts: set[str], since: datetime, tid: int
+) -> list[MsgView]:
+    """The contact's messages outside this thread, and bounces naming them."""
+    query = select(Message).where(
+        Message.account_id == acct,
+        Message.direction == "in",
+        Message.sent_at >= since,
+        or_(Message.thread_id != tid, Message.thread_id.is_(None)),
+        or_(Message.sender_addr.in_(sorted(contacts)), Message.kind == "bounce"),
+    )
+    views = []
+    for row in s.scalars(query):
+        named = {r.lower() for r in (row.bounce_recipients or [])}
+        if row.kind == "bounce" and row.sender_addr not in contacts and not contacts & named:
+            continue
+        views.append(to_view(row))
+    return views
+
+
+def store_decisions(
+    s: Session, acct: int, thread_ids: Sequence[int], decisions: Sequence[Decision], now: datetime
+) -> None:
+    keep: dict[int, set[str]] = defaultdict(set)
+    for d in decisions:
+        keep[d.thread_id].add(d.sequence_id)
+        rec = d.run.record
+        tags = dict(d.playbook.tags)
+        touches = rec.touches
+        gaps = [round((b - a).total_seconds() / 3600, 2) for a, b in pairwise(touches)]
+        silence = None
+        if rec.ended_at is not None:
+            silence = round((rec.ended_at - rec.started_at).total_seconds() / 3600, 2)
+        values = {
+            "account_id": acct,
+            "thread_id": d.thread_id,
+            "contact_addr": d.facts.contact,
+            "contact_name": d.facts.contact_name,
+            "aliases": sorted(d.facts.aliases),
+            "subject": d.facts.subject,
+            "state": rec.state.value,
+            "steps_done": rec.steps_done,
+            "step_reached": len(rec.touches) - 1,
+            "started_at": rec.started_at,
+            "last_touch_at": rec.last_touch_at,
+            "next_step": d.next.step,
+            "next_due": d.next.due,
+            "next_action": d.next.action,
+            "deferred_until": rec.deferred_until,
+            "ended_at": rec.ended_at,
+            "outcome_reason": rec.outcome_reason or None,
+            "role": tags.get("role"),
+            "stage": tags.get("stage"),
+            "contact_kind": tags.get("kind"),
+            "source": tags.get("source"),
+            "red_flags": list(rec.red_flags),
+            "touch_gaps_hours": gaps,
+            "silence_hours": silence,
+            "reply_latencies_hours": list(rec.reply_latencies_hours),
+            "backfilled": rec.backfilled,
+            "decided_at": now,
+        }
+        row = s.get(SequenceRow, d.sequence_id)
+        if row is None:
+            s.add(SequenceRow(id=d.sequence_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+    for tid in thread_ids:
+        stale = select(SequenceRow.id).where(SequenceRow.thread_id == tid)
+        ids = [sid for sid in s.scalars(stale) if sid not in keep.get(tid, set())]
+        if ids:
+            s.execute(delete(SequenceRow).where(SequenceRow.id.in_(ids)))
+    if thread_ids:
+        s.execute(update(Thread).where(Thread.id.in_(list(thread_ids))).values(dirty=False))
+
+
+def decide(store: Store, account: str, policy: Policy, now: datetime) -> list[Decision]:
+    """Re-decide the threads that changed or are open, store and return the result."""
+    with store.transaction() as s:
+        acct = account_id(s, account)
+        if acct is None:
+            return []
+        tids = threads_to_decide(s, acct, everything=False)
+        decisions = evaluate(s, account, policy, now, tids)
+        store_decisions(s, acct, tids, decisions, now)
+    for d in decisions:
+        if d.current and d.run.due:
+            log.debug(
+                "[%s] step %s due for %s (%s): %s",
+                account,
+                d.next.step,
+                mask(d.facts.contact),
+                d.sequence_id,
+                "; ".join(d.next.trace[-1:]),
+            )
+    return decisions
+
+
+def mask(addr: str) -> str:
+    local, _, domain = addr.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"

@@ -1,0 +1,161 @@
+"""The demo's story: a week of outreach replayed with simulated time.
+
+Every cycle runs the real code path (`run_cycle`) against a real Maildir and
+the real database, with `now` set to the story's clock.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from daemon.app import open_app
+from daemon.config import load_config
+from daemon.cycle import run_cycle
+from daemon.demo import mail as sample
+from daemon.present import describe_intents, print_status
+from daemon.tracker.states import WriteDraft
+
+CONFIG = """\
+# Written by `ghostwatch demo`: a Maildir account, nothing leaves this folder.
+[daemon]
+database = "sqlite:///{root}/ghostwatch.db"
+lookback = "30d"
+
+[policy]
+timezone = "Asia/Shanghai"
+holidays = "CN"
+working_hours = "09:00-18:00"
+internal_domains = ["hunter.example"]
+ignore = ["*noreply*", "news@*"]
+
+[[policy.rules]]
+when = {{ role = "exec" }}
+steps = ["3bd", "10bd", "20bd"]
+
+[[policy.rules]]
+when = {{ subject = "(?i)offer|录用" }}
+set = {{ stage = "offer" }}
+
+[[accounts]]
+name = "demo"
+address = "li.lei@hunter.example"
+display_name = "李雷"
+locale = "zh-CN"
+
+[accounts.mail]
+type = "maildir"
+path = "{root}/Mail"
+"""
+
+
+@dataclass(frozen=True)
+class Scene:
+    now: datetime
+    title: str
+    before: Callable[[Path], str | None] | None = None
+
+
+def approve(contact: str) -> Callable[[Path], str | None]:
+    """What sending from the mail client does: the draft moves to Sent."""
+
+    def act(root: Path) -> str | None:
+        box = mailbox.Maildir(root / "Mail", create=False)
+        drafts, sent = box.get_folder("Drafts"), box.get_folder("Sent")
+        for key, msg in drafts.items():
+            if msg.get("X-Ghostwatch-Key") and contact in (msg.get("To") or ""):
+                sent_msg = mailbox.MaildirMessage(msg)
+                sent_msg.set_flags("S")
+                sent_msg.set_subdir("cur")
+                sent.add(sent_msg)
+                drafts.remove(key)
+                return f"You open Drafts, read the follow-up to {contact} and press send."
+        return None
+
+    return act
+
+
+def arrive(letter: sample.Mail, note: str) -> Callable[[Path], str | None]:
+    def act(root: Path) -> str | None:
+        sample.deliver(root / "Mail", letter)
+        return note
+
+    return act
+
+
+SCENES = [
+    Scene(sample.at(0, 18), "Monday 18:00 - six mails went out today; ghostwatch reads the mailbox"),
+    Scene(sample.at(1, 10), "Tuesday 10:00 - one business day of silence (T+1)"),
+    Scene(
+        sample.at(1, 16),
+        "Tuesday 16:00 - Emma answers",
+        arrive(sample.EMMA_REPLY, "Emma Clarke replies: happy to talk on Thursday."),
+    ),
+    Scene(sample.at(2, 9, 30), "Wednesday 09:30 - you approve a draft", approve(sample.WANG[1])),
+    Scene(sample.at(4, 10), "Thursday 10:00 - T+3: restate the opportunity, and call"),
+    Scene(sample.at(4, 11), "Thursday 11:00 - you send it", approve(sample.WANG[1])),
+    Scene(sample.at(8, 10), "Next Tuesday 10:00 - T+6: the closing note", approve(sample.HR[1])),
+    Scene(sample.at(8, 11), "Tuesday 11:00 - you send the closing note", approve(sample.WANG[1])),
+    Scene(sample.at(11, 12), "Friday 12:00 - three business days after the last step"),
+]
+
+
+def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
+    root = Path(directory).resolve() if directory else Path(tempfile.mkdtemp(prefix="ghostwatch-demo-"))
+    if (root / "Mail").exists():
+        shutil.rmtree(root / "Mail")
+    (root / "ghostwatch.db").unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    sample.create(root / "Mail")
+    for letter in [*sample.OUTREACH, *sample.INBOUND_DAY0, sample.bounce_for_liu()]:
+        sample.deliver(root / "Mail", letter)
+    (root / "config.toml").write_text(CONFIG.format(root=root), encoding="utf-8")
+    app = open_app(load_config(root / "config.toml"))
+    account = app.config.accounts[0]
+    tz = ZoneInfo(app.config.policy.timezone)
+    print(f"ghostwatch demo: a sample mailbox in {root / 'Mail'}\n", file=out)
+    for scene in SCENES:
+        print(f"== {scene.title}", file=out)
+        if scene.before:
+            note = scene.before(root)
+            if note:
+                print(f"   {note}", file=out)
+        report = run_cycle(app, account, scene.now, show_progress=False)
+        _tell(report, tz, out)
+        print(file=out)
+    print("== Where every thread stands", file=out)
+    from daemon.commands import all_decisions
+
+    decisions = [d for d in all_decisions(app, sample.at(11, 12)) if d.current]
+    print_status(decisions, tz, out)
+    print(f"\nEverything is in {root}: Mail/ (open it with mutt -f), config.toml, ghostwatch.db", file=out)
+    print(f"Try: ghostwatch --config {root / 'config.toml'} --now 2026-11-13T12:00+08:00 "
+          f"explain {sample.WANG[1]}", file=out)  # fmt: skip
+    app.store.close()
+    return 0
+
+
+def _tell(report, tz: ZoneInfo, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    sync = report.sync
+    if sync and sync.new:
+        print(f"   read {sync.new} new message(s)", file=out)
+    for d in report.ended:
+        print(f"   {d.facts.contact}: {d.run.record.state.value} - {d.run.record.outcome_reason}", file=out)
+    for d in report.due:
+        for line in describe_intents(d, tz):
+            print(f"   {line}", file=out)
+        for intent in d.run.due:
+            if isinstance(intent, WriteDraft) and getattr(d, "draft_text", None):
+                print(_indent(d.draft_text), file=out)  # type: ignore[attr-defined]
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"      | {line}" for line in text.splitlines())

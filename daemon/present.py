@@ -1,0 +1,172 @@
+"""Text and JSON views of decisions for status, explain and once --dry-run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from daemon.decide import Decision
+from daemon.timeline import MsgView
+from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
+
+_COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def status_json(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+    out = []
+    for d in decisions:
+        rec = d.run.record
+        out.append(
+            {
+                "id": d.sequence_id,
+                "account": d.account,
+                "contact": d.facts.contact,
+                "contact_name": d.facts.contact_name,
+                "subject": d.facts.subject,
+                "state": rec.state.value,
+                "steps_done": rec.steps_done,
+                "silent_since": iso(rec.started_at),
+                "next_step": d.next.step if d.next.action == "draft" else None,
+                "next_action": d.next.action,
+                "next_due": iso(d.next.due),
+                "risk": d.risk.value,
+                "ended_at": iso(rec.ended_at),
+                "outcome": rec.outcome_reason or None,
+                "red_flags": list(rec.red_flags),
+                "tags": dict(d.playbook.tags),
+                "thread": d.thread_id,
+            }
+        )
+    return out
+
+
+def _local(t: datetime | None, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%m-%d %H:%M") if t else "-"
+
+
+def _next(d: Decision, tz: ZoneInfo) -> str:
+    n = d.next
+    if n.action == "draft":
+        return f"step {n.step} at {_local(n.due, tz)}"
+    if n.action == "close":
+        return f"close at {_local(n.due, tz)}"
+    if n.action == "wait_for_draft":
+        return f"draft {n.step} waits for you"
+    return d.run.record.outcome_reason[:40]
+
+
+def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO = sys.stdout) -> None:
+    if not decisions:
+        print("No sequences. Nothing is waiting for an answer.", file=out)
+        return
+    colour = out.isatty()
+    rows = [("RISK", "STATE", "CONTACT", "SUBJECT", "STEP", "SILENT SINCE", "NEXT")]
+    for d in decisions:
+        rec = d.run.record
+        name = d.facts.contact_name or d.facts.contact
+        rows.append(
+            (
+                d.risk.value,
+                rec.state.value,
+                f"{name} <{d.facts.contact}>" if d.facts.contact_name else name,
+                d.facts.subject[:40],
+                f"{rec.steps_done}/{len(d.playbook.steps)}",
+                _local(rec.started_at, tz),
+                _next(d, tz),
+            )
+        )
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        cells = [cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)]
+        if colour and i:
+            cells[0] = f"{_COLOURS[row[0]]}{cells[0]}\033[0m"
+        print("  ".join(cells).rstrip(), file=out)
+
+
+def _width(text: str) -> int:
+    # East Asian wide characters take two terminal cells.
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def print_json(data: object, out: TextIO = sys.stdout) -> None:
+    json.dump(data, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def print_explain(
+    decisions: Sequence[Decision],
+    messages: Sequence[MsgView],
+    tz: ZoneInfo,
+    out: TextIO = sys.stdout,
+) -> None:
+    first = decisions[0]
+    f = first.facts
+    print(f"Thread {first.thread_id}: {f.subject}", file=out)
+    print(f"  contact: {f.contact_name} <{f.contact}>", file=out)
+    if f.aliases:
+        print(f"  aliases seen in the thread: {', '.join(sorted(f.aliases))}", file=out)
+    tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"
+    print(f"  tags: {tags}", file=out)
+    steps = ", ".join(str(s) for s in first.playbook.steps)
+    rules = ", ".join(f"#{i + 1}" for i in first.playbook.matched_rules) or "none"
+    print(
+        f"  playbook: steps {steps}; close_after {first.playbook.close_after}; "
+        f"min_gap {first.playbook.min_gap}; rules matched: {rules}",
+        file=out,
+    )
+    print("\nMessages:", file=out)
+    for m in messages:
+        who = m.sender or "?"
+        arrow = "->" if m.direction == "out" else "<-"
+        gone = " (gone)" if m.gone else ""
+        print(
+            f"  {_local(m.at, tz)} {arrow} [{m.folder_role}] {who}: {m.subject[:60]}{gone}",
+            file=out,
+        )
+        print(f"        {m.kind}: {m.reason}", file=out)
+        if m.return_date:
+            print(f"        return date: {m.return_date.isoformat()}", file=out)
+        if m.bounce_status:
+            hard = "hard" if m.bounce_hard else "soft"
+            print(
+                f"        bounce {m.bounce_status} ({hard}) for {', '.join(m.bounce_recipients)}",
+                file=out,
+            )
+    for d in decisions:
+        rec = d.run.record
+        head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+        print(f"\n{head}, risk {d.risk.value}", file=out)
+        for line in d.run.trail:
+            print(f"  {_local(line.at, tz)}  {line.text}", file=out)
+        if d.next.due is not None or d.next.action != "none":
+            print(f"  next: {_next(d, tz)}", file=out)
+            for t in d.next.trace:
+                print(f"        {t}", file=out)
+        if rec.red_flags:
+            print(f"  red flags: {', '.join(rec.red_flags)}", file=out)
+
+
+def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
+    lines = []
+    for intent in d.run.due:
+        if isinstance(intent, WriteDraft):
+            who = f"{d.facts.contact_name or d.facts.contact} <{d.facts.contact}>"
+            when = _local(intent.due, tz)
+            lines.append(f"draft step {intent.step} to {who} re {d.facts.subject!r}, due {when}")
+        elif isinstance(intent, WriteReminder):
+            lines.append(
+                f"reminder ({intent.kind}) at {_local(intent.at, tz)} for {d.facts.contact}"
+            )
+        elif isinstance(intent, Withdraw):
+            lines.append(f"withdraw: {intent.reason}")
+    return lines

@@ -1,0 +1,201 @@
+"""From stored messages to tracker events: who the contact is and what happened.
+
+Pure: takes message views (plain data), returns events. Threads are joined at
+ingest; here a thread's messages plus the account-wide messages from the
+contact (replies in a new thread, auto-replies, bounces naming the contact)
+become the event list the tracker replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from daemon.identity import Identity
+from daemon.tracker.states import (
+    AutoReply,
+    Bounced,
+    Event,
+    HumanReply,
+    Outbound,
+    Resume,
+    Stop,
+)
+
+TAG_FIELDS = ("role", "stage", "kind", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class MsgView:
+    ref: str
+    folder_role: str
+    message_id: str | None
+    at: datetime
+    direction: str  # out | in
+    kind: str  # own | human | auto_reply | bounce | bulk
+    reason: str
+    sender: str | None
+    sender_name: str
+    to: tuple[tuple[str, str], ...]  # (addr, name)
+    cc: tuple[tuple[str, str], ...]
+    subject: str
+    tags: frozenset[str] = frozenset()
+    return_date: date | None = None
+    bounce_hard: bool | None = None
+    bounce_status: str | None = None
+    bounce_recipients: tuple[str, ...] = ()
+    gw_key: str | None = None
+    gone: bool = False
+    thread_id: int | None = None
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControlView:
+    action: str  # stop | resume
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFacts:
+    """What the thread says about its contact, before any replay."""
+
+    contact: str
+    contact_name: str
+    aliases: frozenset[str]
+    subject: str
+    tags: dict[str, str]
+    tracked_by_tag: bool
+    first_outbound: MsgView
+    ignored_reasons: tuple[str, ...] = field(default=())
+
+
+def sequence_id(account: str, start: MsgView) -> str:
+    """Deterministic, so a draft's key survives crashes and re-decisions."""
+    basis = f"{account}\0{start.message_id or start.ref}"
+    return "s" + hashlib.sha256(basis.encode()).hexdigest()[:15]
+
+
+def dedupe(messages: Iterable[MsgView]) -> list[MsgView]:
+    """One view per RFC 5322 message (a copy may sit in Sent and Inbox); drafts left out."""
+    best: dict[str, MsgView] = {}
+    for msg in messages:
+        if msg.folder_role == "drafts":
+            continue
+        key = msg.message_id or f"ref:{msg.ref}"
+        kept = best.get(key)
+        if kept is None or (kept.gone and not msg.gone) or msg.folder_role == "sent":
+            best[key] = msg
+    return sorted(best.values(), key=lambda m: (m.at, m.ref))
+
+
+def thread_tags(messages: Iterable[MsgView]) -> tuple[dict[str, str], set[str]]:
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    for msg in sorted(messages, key=lambda m: m.at):
+        for tag in msg.tags:
+            parts = tag.split(":", 2)
+            if len(parts) == 3 and parts[1] in TAG_FIELDS and parts[2]:
+                values[parts[1]] = parts[2]
+            elif len(parts) == 2:
+                flags.add(parts[1])
+    return values, flags
+
+
+def facts(messages: Sequence[MsgView], me: Identity) -> ThreadFacts | None:
+    """The contact of a thread, or None when it is no outreach we follow."""
+    tags, flags = thread_tags(messages)
+    tracked = "track" in flags
+    ignored: list[str] = []
+    for msg in messages:
+        if msg.direction != "out":
+            continue
+        for addr, name in msg.to:
+            if me.is_external(addr) or (tracked and not me.is_own(addr)):
+                aliases = {
+                    m.sender
+                    for m in messages
+                    if m.direction == "in"
+                    and m.kind == "human"
+                    and m.sender
+                    and me.is_external(m.sender)
+                }
+                aliases.discard(addr)
+                return ThreadFacts(
+                    contact=addr,
+                    contact_name=name,
+                    aliases=frozenset(a for a in aliases if a),
+                    subject=msg.subject,
+                    tags=tags,
+                    tracked_by_tag=tracked,
+                    first_outbound=msg,
+                )
+            if addr:
+                ignored.append(f"{addr}: {me.why_not_external(addr)}")
+    return None
+
+
+def events_for(
+    thread: Sequence[MsgView],
+    elsewhere: Iterable[MsgView],
+    controls: Iterable[ControlView],
+    me: Identity,
+    thread_facts: ThreadFacts,
+) -> list[Event]:
+    """The events of one thread, including the contact's messages in other threads."""
+    contacts = {thread_facts.contact, *thread_facts.aliases}
+    events: list[Event] = []
+    seen_ids: set[str] = set()
+    for msg in thread:
+        seen_ids.add(msg.message_id or msg.ref)
+        if msg.direction == "out":
+            if any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc)):
+                events.append(Outbound(at=msg.at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
+            continue
+        event = _inbound_event(msg, me, contacts, in_thread=True)
+        if event is not None:
+            events.append(event)
+    for msg in elsewhere:
+        if (msg.message_id or msg.ref) in seen_ids or msg.direction != "in":
+            continue
+        seen_ids.add(msg.message_id or msg.ref)
+        event = _inbound_event(msg, me, contacts, in_thread=False)
+        if event is not None:
+            events.append(event)
+    stop_times = [m.at for m in thread if "gw:stop" in m.tags]
+    if stop_times:
+        at = max(max(stop_times), thread_facts.first_outbound.at)
+        events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
+    for control in controls:
+        if control.action == "stop":
+            events.append(Stop(at=control.at, why="ghostwatch stop"))
+        elif control.action == "resume":
+            events.append(Resume(at=control.at))
+    return events
+
+
+def _inbound_event(
+    msg: MsgView, me: Identity, contacts: set[str], *, in_thread: bool
+) -> Event | None:
+    sender = msg.sender or ""
+    if msg.kind == "bounce":
+        recipients = tuple(r.lower() for r in msg.bounce_recipients)
+        if in_thread or contacts.intersection(recipients):
+            return Bounced(
+                at=msg.at,
+                ref=msg.ref,
+                hard=bool(msg.bounce_hard),
+                status=msg.bounce_status or "",
+                recipients=recipients,
+            )
+        return None
+    from_contact = sender in contacts or (in_thread and me.is_external(sender))
+    if not from_contact:
+        return None
+    if msg.kind == "human":
+        return HumanReply(at=msg.at, ref=msg.ref, sender=sender, in_thread=in_thread)
+    if msg.kind == "auto_reply":
+        return AutoReply(at=msg.at, ref=msg.ref, sender=sender, return_date=msg.return_date)
+    return None  # bulk mail from the contact's address says nothing about them

@@ -1,0 +1,1 @@
+"""The tracker: pure decision logic (states, machine, policy calendar math)."""

@@ -1,0 +1,549 @@
+"""Playbook policy: durations, rules and the business calendar (pure, no I/O).
+
+TYPES BELOW ARE THE SHARED CONTRACT (config.py builds them); the calendar math
+follows them.
+
+Units, as `BusinessCalendar.add` applies them:
+- ``bd``: a start outside working hours first moves to the next working instant;
+  then N working days later (weekends, holidays and substituted days off are
+  not counted, make-up working days are) at the same local clock time.
+- ``d``: N calendar days later at the same local clock time, then moved to the
+  next working instant.
+- ``h`` / ``m``: N hours / minutes of elapsed real time, then moved to the next
+  working instant.
+Day arithmetic is done on local dates and clock times, never as 24 h blocks, so
+a DST change in between does not shift the hour.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+
+
+class Unit(enum.StrEnum):
+    BUSINESS_DAYS = "bd"
+    DAYS = "d"
+    HOURS = "h"
+    MINUTES = "m"
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    amount: int
+    unit: Unit
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """`when` of a rule: every given field must match (subject is a regex)."""
+
+    role: str | None = None
+    stage: str | None = None
+    kind: str | None = None  # candidate | client
+    source: str | None = None
+    subject: str | None = None  # regular expression, searched in the subject
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One [[policy.rules]] entry: first match wins for playbook fields;
+    `set` tags (e.g. stage=offer) are applied by every matching rule."""
+
+    when: RuleMatch
+    steps: tuple[Duration, ...] | None = None
+    close_after: Duration | None = None
+    min_gap: Duration | None = None
+    set_tags: tuple[tuple[str, str], ...] = ()  # e.g. (("stage", "offer"),)
+    salary_report: str | None = None  # a path or URL named in config, offered in stage drafts
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    """The effective cadence for one thread after rules are applied."""
+
+    steps: tuple[Duration, ...]
+    close_after: Duration
+    min_gap: Duration
+    ooo_default: Duration
+    tags: tuple[tuple[str, str], ...] = ()  # effective role/stage/kind/source
+    matched_rules: tuple[int, ...] = field(default=())  # indexes, for explain
+    salary_report: str | None = None
+    trace: tuple[str, ...] = ()  # how rules produced this playbook, for explain
+
+
+_UNITS = {"bd": Unit.BUSINESS_DAYS, "d": Unit.DAYS, "h": Unit.HOURS, "m": Unit.MINUTES}
+
+
+def parse_duration(text: str) -> Duration:
+    """'3bd', '10d', '48h', '2m' -> Duration; ValueError says what is valid."""
+    raw = str(text).strip().lower()
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        number = raw[: -len(suffix)]
+        if raw.endswith(suffix) and number.isdigit():
+            return Duration(int(number), _UNITS[suffix])
+    raise ValueError(
+        f"{text!r} is not a duration; write a whole number and a unit: "
+        "bd (business days), d (days), h (hours) or m (minutes), e.g. '3bd'"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Business calendar (working days, working hours, duration arithmetic)
+# ---------------------------------------------------------------------------
+
+# A holiday table spans a year at most, so a longer run of days off means the
+# calendar itself is broken (e.g. a country whose data marks every day off).
+_MAX_DAYS_OFF = 366
+
+
+def parse_working_hours(text: str) -> tuple[time, time]:
+    """'09:00-18:00' -> (time(9), time(18)); ValueError says what is valid."""
+    hint = "write the start and end as HH:MM-HH:MM with the start first, e.g. '09:00-18:00'"
+    try:
+        first, second = str(text).split("-")
+        start, end = time.fromisoformat(first.strip()), time.fromisoformat(second.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a working-hours range; {hint}") from None
+    if start >= end:
+        # Overnight shifts would make "the working day" of a due time ambiguous.
+        raise ValueError(f"{text!r}: the start must be before the end; {hint}")
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class DueTime:
+    """A moment in working hours plus, for `ghostwatch explain`, how it was reached."""
+
+    at: datetime
+    trace: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _YearTable:
+    days_off: Mapping[date, str]  # every non-working day of the year -> why
+    makeup_days: frozenset[date]  # weekend days that are working days
+
+
+def _parse_holiday_code(code: str) -> tuple[str, str | None] | None:
+    """'CN' -> ('CN', None), 'US-CA' -> ('US', 'CA'), 'none' -> None; ValueError otherwise."""
+    raw = str(code).strip()
+    if raw.lower() == "none":
+        return None
+    country, _, subdiv = raw.partition("-")
+    country, subdiv = country.upper(), (subdiv.upper() or None)
+    supported = holidays_lib.list_supported_countries()
+    if country not in supported:
+        raise ValueError(
+            f"holidays = {code!r} is not a known holiday calendar; use 'CN' (mainland China, "
+            "the default), 'none' (only Saturday and Sunday off) or a country code such as "
+            "'DE' or 'US-CA' (country-subdivision)"
+        )
+    if subdiv is not None and subdiv not in supported[country]:
+        known = ", ".join(supported[country][:12]) or "none"
+        raise ValueError(
+            f"holidays = {code!r}: {country} has no subdivision {subdiv!r} (known: {known}...)"
+        )
+    return country, subdiv
+
+
+@functools.lru_cache(maxsize=64)
+def _year_table(country: str | None, subdiv: str | None, year: int) -> _YearTable:
+    first = date(year, 1, 1)
+    days = [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
+    if country is None:
+        off = {d: "weekend" for d in days if d.weekday() >= 5}
+        return _YearTable(MappingProxyType(off), frozenset())
+    table = holidays_lib.country_holidays(country, subdiv=subdiv, years=year)
+    if "en_US" in (table.supported_languages or ()):
+        # Traces are English; the library's default for CN would be Chinese names.
+        table = holidays_lib.country_holidays(country, subdiv=subdiv, years=year, language="en_US")
+    weekend = set(table.weekend)
+    off = {}
+    makeup = set()
+    for d in days:
+        if table.is_working_day(d):
+            if d.weekday() in weekend:
+                makeup.add(d)
+        else:
+            off[d] = table.get(d) or "weekend"
+    return _YearTable(MappingProxyType(off), frozenset(makeup))
+
+
+_INSIDE = ("inside working hours",)
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_clock(c: time) -> str:
+    return c.strftime("%H:%M")
+
+
+class BusinessCalendar:
+    """Working days and hours of one account; all results are in its timezone.
+
+    Working hours are the half-open interval [start, end): at exactly the end
+    the working day is over, so nothing is ever scheduled at 18:00 sharp.
+    """
+
+    __slots__ = ("_code", "_end", "_start", "_tz", "holidays", "timezone", "working_hours")
+
+    def __init__(
+        self,
+        timezone: str = "Asia/Shanghai",
+        holidays: str = "CN",
+        working_hours: tuple[time, time] = (time(9, 0), time(18, 0)),
+    ) -> None:
+        try:
+            self._tz = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone = {timezone!r} is not a known IANA time zone; "
+                "write e.g. 'Asia/Shanghai' or 'Europe/Berlin'"
+            ) from None
+        self._code = _parse_holiday_code(holidays)
+        start, end = working_hours
+        if start >= end:
+            raise ValueError(
+                f"working hours {_fmt_clock(start)}-{_fmt_clock(end)}: the start must be "
+                "before the end, e.g. '09:00-18:00'"
+            )
+        if start.tzinfo is not None or end.tzinfo is not None:
+            raise ValueError("working hours are local clock times; give them without a timezone")
+        self.timezone = timezone
+        self.holidays = holidays
+        self.working_hours = (start, end)
+        self._start, self._end = start, end
+
+    def __repr__(self) -> str:
+        hours = f"{_fmt_clock(self._start)}-{_fmt_clock(self._end)}"
+        return f"BusinessCalendar({self.timezone!r}, {self.holidays!r}, {hours!r})"
+
+    # -- days ---------------------------------------------------------------
+
+    def _table(self, year: int) -> _YearTable:
+        country, subdiv = self._code if self._code else (None, None)
+        return _year_table(country, subdiv, year)
+
+    def is_working_day(self, d: date) -> bool:
+        return d not in self._table(d.year).days_off
+
+    def day_off_reason(self, d: date) -> str | None:
+        """Why `d` is not a working day (holiday name or 'weekend'), None if it is one."""
+        return self._table(d.year).days_off.get(d)
+
+    def is_makeup_day(self, d: date) -> bool:
+        """A weekend day that is worked to make up for a holiday bridge (调休)."""
+        return d in self._table(d.year).makeup_days
+
+    def _next_working_day(self, d: date) -> date:
+        """The first working day strictly after `d`."""
+        for _ in range(_MAX_DAYS_OFF):
+            d += timedelta(days=1)
+            if self.is_working_day(d):
+                return d
+        raise ValueError(f"the {self.holidays!r} calendar has no working day after {d}")
+
+    def _describe_days_off(self, first: date, last: date) -> str:
+        reasons: list[str] = []
+        d = first
+        while d <= last:
+            reason = self.day_off_reason(d)
+            if reason and reason not in reasons:
+                reasons.append(reason)
+            d += timedelta(days=1)
+        span = f"{first}" if first == last else f"{first}..{last}"
+        return f"{span} ({', '.join(reasons)})"
+
+    # -- instants -----------------------------------------------------------
+
+    def _local(self, t: datetime) -> datetime:
+        if t.tzinfo is None or t.utcoffset() is None:
+            raise ValueError(f"{t!r} has no timezone; pass timezone-aware datetimes")
+        return t.astimezone(self._tz)
+
+    def _at(self, d: date, clock: time) -> datetime:
+        """Local date + clock -> instant; a clock time skipped by a DST jump moves forward."""
+        naive = datetime.combine(d, clock.replace(tzinfo=None, fold=0))
+        # fold=0 resolves ambiguous times to the first occurrence; the UTC round
+        # trip turns a non-existent (spring-forward) time into the real one after it.
+        return naive.replace(tzinfo=self._tz).astimezone(UTC).astimezone(self._tz)
+
+    def _inside(self, local: datetime) -> bool:
+        return self.is_working_day(local.date()) and self._start <= local.time() < self._end
+
+    def next_working_instant(self, t: datetime) -> datetime:
+        """`t` if it is inside working hours of a working day, else the next start of work."""
+        return self._settle(t)[0]
+
+    def _settle(self, t: datetime) -> tuple[datetime, tuple[str, ...]]:
+        local = self._local(t)
+        day, clock = local.date(), local.time()
+        if self._inside(local):
+            return local, _INSIDE
+        if self.is_working_day(day) and clock < self._start:
+            at = self._at(day, self._start)
+            return at, (f"before {_fmt_clock(self._start)} -> {_fmt(at)}",)
+        target = self._next_working_day(day)
+        at = self._at(target, self._start)
+        first_off = day if not self.is_working_day(day) else day + timedelta(days=1)
+        last_off = target - timedelta(days=1)
+        parts = [f"after {_fmt_clock(self._end)}"] if self.is_working_day(day) else []
+        if first_off <= last_off:
+            parts.append(f"skip {self._describe_days_off(first_off, last_off)}")
+        why = "; ".join(parts)
+        return at, (f"{why} -> {_fmt(at)}",)
+
+    # -- durations ----------------------------------------------------------
+
+    def add(self, start: datetime, d: Duration) -> DueTime:
+        """`start` + `d`, landing inside working hours; see the module notes for units."""
+        if d.amount < 0:
+            raise ValueError(f"{d}: durations cannot be negative")
+        local = self._local(start)
+        trace = [f"start {_fmt(local)} {self.timezone}"]
+        if d.unit is Unit.BUSINESS_DAYS:
+            moved, why = self._settle(local)
+            if why != _INSIDE:
+                trace.append(f"start is outside working hours: {why[0]}")
+            raw = self._add_business_days(moved, d.amount, trace)
+        elif d.unit is Unit.DAYS:
+            # Calendar days keep the local clock time, so a DST change in between
+            # neither shifts the hour nor double-counts a day.
+            raw = self._at(local.date() + timedelta(days=d.amount), local.time())
+            trace.append(f"+{d} -> {_fmt(raw)}")
+        else:
+            # Hours and minutes are elapsed real time (what "48 h" means to a
+            # person); doing it in UTC keeps DST from stretching or shrinking it.
+            step = (
+                timedelta(hours=d.amount) if d.unit is Unit.HOURS else timedelta(minutes=d.amount)
+            )
+            raw = (local.astimezone(UTC) + step).astimezone(self._tz)
+            trace.append(f"+{d} -> {_fmt(raw)}")
+        at, why = self._settle(raw)
+        trace.extend(why)
+        return DueTime(at, tuple(trace))
+
+    def _add_business_days(self, moved: datetime, n: int, trace: list[str]) -> datetime:
+        day = moved.date()
+        skipped: list[str] = []
+        makeup: list[date] = []
+        for _ in range(n):
+            target = self._next_working_day(day)
+            if target > day + timedelta(days=1):
+                skipped.append(
+                    self._describe_days_off(day + timedelta(days=1), target - timedelta(days=1))
+                )
+            if self.is_makeup_day(target):
+                makeup.append(target)
+            day = target
+        line = f"+{n}{Unit.BUSINESS_DAYS.value}"
+        notes = []
+        if skipped:
+            notes.append("skip " + "; ".join(skipped))
+        if makeup:
+            listed = ", ".join(str(m) for m in makeup)
+            notes.append(f"{listed} counted as make-up working day{'s' if len(makeup) > 1 else ''}")
+        trace.append(f"{line}: {'; '.join(notes)}" if notes else line)
+        raw = self._at(day, moved.time())
+        trace.append(f"-> {_fmt(raw)}")
+        return raw
+
+    def business_days_between(self, a: datetime, b: datetime) -> float:
+        """Working time from `a` to `b` in business days (negative if b is earlier).
+
+        Each working day counts as 1 spread evenly over its working hours, so
+        Mon 16:10 -> Tue 16:10 is 1.0 and Fri 18:00 -> Mon 09:00 is 0.0.
+        """
+        if b.timestamp() < a.timestamp():
+            return -self.business_days_between(b, a)
+        la, lb = self._local(a), self._local(b)
+        day_length = _seconds(self._end) - _seconds(self._start)
+        total = 0.0
+        d = la.date()
+        while d <= lb.date():
+            if self.is_working_day(d):
+                lo = _seconds(self._start)
+                hi = _seconds(self._end)
+                if d == la.date():
+                    lo = min(max(lo, _seconds(la.time())), hi)
+                if d == lb.date():
+                    hi = max(min(hi, _seconds(lb.time())), lo)
+                total += hi - lo
+            d += timedelta(days=1)
+        return total / day_length
+
+
+def _seconds(c: time) -> float:
+    return c.hour * 3600 + c.minute * 60 + c.second + c.microsecond / 1e6
+
+
+# ---------------------------------------------------------------------------
+# Rules -> effective playbook
+# ---------------------------------------------------------------------------
+
+
+# The thread tags a rule can match or set; the order is how Playbook.tags lists them.
+TAG_KEYS: tuple[str, ...] = ("role", "stage", "kind", "source")
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, TypeError, ValueError, RecursionError):
+        return None
+
+
+def _norm(value: str) -> str:
+    # Tags typed in a mail client ("Exec", " offer") must still hit config rules.
+    return str(value).strip().casefold()
+
+
+def _describe_when(when: RuleMatch) -> str:
+    parts = [f"{k}={getattr(when, k)}" for k in TAG_KEYS if getattr(when, k) is not None]
+    if when.subject is not None:
+        parts.append(f"subject ~ {when.subject!r}")
+    return ", ".join(parts) or "always"
+
+
+def rule_matches(when: RuleMatch, tags: Mapping[str, str], subject: str) -> bool:
+    """Every field given in `when` must match; an invalid subject regex never matches."""
+    for key in TAG_KEYS:
+        wanted = getattr(when, key)
+        if wanted is not None and tags.get(key) != _norm(wanted):
+            return False
+    if when.subject is not None:
+        pattern = _compile(when.subject)
+        if pattern is None or pattern.search(subject or "") is None:
+            return False
+    return True
+
+
+def resolve_playbook(
+    base: Playbook, rules: Sequence[Rule], tags: Mapping[str, str], subject: str
+) -> Playbook:
+    """The playbook for one thread: base defaults overridden by the matching rules.
+
+    Tag precedence: the user's gw: tags > `set` of rules (first setter wins) >
+    tags already on `base`. Then, per field (steps, close_after, min_gap,
+    salary_report), the first rule that defines it and matches the final tags wins.
+    """
+    trace: list[str] = []
+    effective: dict[str, str] = {}
+    for key, value in base.tags:
+        if _norm(key) in TAG_KEYS and _norm(value):
+            effective[_norm(key)] = _norm(value)
+    user: dict[str, str] = {}
+    for key, value in tags.items():
+        if _norm(key) in TAG_KEYS and _norm(value):
+            user[_norm(key)] = _norm(value)
+    effective.update(user)
+    for key, value in user.items():
+        trace.append(f"tag gw:{key}:{value}")
+
+    set_by: dict[str, int] = {}
+    for index, rule in enumerate(rules):
+        if rule.when.subject is not None and _compile(rule.when.subject) is None:
+            trace.append(f"rule {index}: invalid subject regex {rule.when.subject!r}, ignored")
+            continue
+        if not rule.set_tags or not rule_matches(rule.when, effective, subject):
+            continue
+        for raw_key, raw_value in rule.set_tags:
+            key, value = _norm(raw_key), _norm(raw_value)
+            head = f"rule {index} ({_describe_when(rule.when)}): set {key}={value}"
+            if key not in TAG_KEYS:
+                trace.append(f"{head} ignored, only {'/'.join(TAG_KEYS)} can be set")
+            elif key in user:
+                trace.append(f"{head} ignored, tag gw:{key}:{user[key]} wins")
+            elif key in set_by:
+                trace.append(f"{head} ignored, rule {set_by[key]} set it first")
+            else:
+                effective[key] = value
+                set_by[key] = index
+                trace.append(head)
+
+    chosen: dict[str, object] = {}
+    matched: list[int] = []
+    fields = ("steps", "close_after", "min_gap", "salary_report")
+    for index, rule in enumerate(rules):
+        given = [f for f in fields if f not in chosen and getattr(rule, f) is not None]
+        if not given or not rule_matches(rule.when, effective, subject):
+            continue
+        for f in given:
+            chosen[f] = getattr(rule, f)
+        matched.append(index)
+        shown = ", ".join(f"{f} {_describe_value(getattr(rule, f))}" for f in given)
+        trace.append(f"rule {index} ({_describe_when(rule.when)}): {shown}")
+
+    return Playbook(
+        steps=chosen.get("steps", base.steps),  # type: ignore[arg-type]
+        close_after=chosen.get("close_after", base.close_after),  # type: ignore[arg-type]
+        min_gap=chosen.get("min_gap", base.min_gap),  # type: ignore[arg-type]
+        ooo_default=base.ooo_default,
+        tags=tuple((k, effective[k]) for k in TAG_KEYS if k in effective),
+        matched_rules=tuple(matched),
+        salary_report=chosen.get("salary_report", base.salary_report),  # type: ignore[arg-type]
+        trace=tuple(trace),
+    )
+
+
+def _describe_value(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# Due times of the steps
+# ---------------------------------------------------------------------------
+
+
+def due_times(
+    playbook: Playbook, calendar: BusinessCalendar, start: datetime
+) -> tuple[DueTime, ...]:
+    """Due time of every step, each measured from the start of the silence (not chained)."""
+    return tuple(calendar.add(start, step) for step in playbook.steps)
+
+
+def step_due(
+    playbook: Playbook,
+    calendar: BusinessCalendar,
+    start: datetime,
+    step_index: int,
+    last_touch: datetime | None,
+) -> DueTime:
+    """When step `step_index` (0-based) may go out: its schedule, but never within
+    `min_gap` of the last touch, so a late manual follow-up pushes the next step back."""
+    if not 0 <= step_index < len(playbook.steps):
+        raise IndexError(
+            f"step index {step_index} is outside the playbook's {len(playbook.steps)} steps"
+        )
+    step = playbook.steps[step_index]
+    scheduled = calendar.add(start, step)
+    label = f"step {step_index + 1}/{len(playbook.steps)}"
+    trace = [f"{label}: {step} after silence began", *scheduled.trace]
+    if last_touch is None:
+        trace.append(f"due {_fmt(scheduled.at)} (no earlier touch)")
+        return DueTime(scheduled.at, tuple(trace))
+    gap = calendar.add(last_touch, playbook.min_gap)
+    trace.append(f"min_gap: {playbook.min_gap} after the last touch")
+    trace.extend(gap.trace)
+    if gap.at.timestamp() > scheduled.at.timestamp():
+        trace.append(f"due {_fmt(gap.at)}: min_gap after the last touch is later than the schedule")
+        return DueTime(gap.at, tuple(trace))
+    trace.append(f"due {_fmt(scheduled.at)}: the schedule ({step}) is later; min_gap is satisfied")
+    return DueTime(scheduled.at, tuple(trace))

@@ -1,0 +1,226 @@
+"""Sequence states, events and intents: the vocabulary of the tracker.
+
+Outbound (first unanswered message to the contact)
+      |
+      v
+  +---------+  DraftWritten   +---------------+
+  | WAITING | --------------> | DRAFT_PENDING |
+  |         | <-------------- |               |
+  +---------+  Outbound (the  +---------------+
+    |  |  ^    draft was sent: a touch) / DraftGone (deleted: skip or stop)
+    |  |  |
+    |  |  +-- Outbound (the consultant's own follow-up: a touch)
+    |  |  +-- AutoReply (out of office: the next due moves to the return date)
+    |  |  +-- Bounced soft (noted)
+    |  |
+    |  +-- time: last step sent and close_after passed --> GHOSTED
+    |  +-- time: whole playbook already past when first seen, nothing written --> GHOSTED
+    |
+    +-- HumanReply (in the thread, or a new thread from the contact or an alias) --> REPLIED
+    +-- Meeting (calendar event with the contact, accepted invitation) --> MET
+    +-- Bounced hard (5.x.x) --> UNDELIVERABLE
+    +-- Stop (gw:stop tag, `ghostwatch stop`, deleted draft with on_draft_deleted=stop) --> STOPPED
+
+STOPPED --Resume--> WAITING.  STOPPED ignores Outbound (the thread stays stopped).
+REPLIED / MET / GHOSTED / UNDELIVERABLE + a later Outbound --> a new sequence starts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class State(enum.StrEnum):
+    WAITING = "waiting"
+    DRAFT_PENDING = "draft_pending"
+    REPLIED = "replied"
+    MET = "met"
+    UNDELIVERABLE = "undeliverable"
+    STOPPED = "stopped"
+    GHOSTED = "ghosted"
+
+    @property
+    def open(self) -> bool:
+        return self in (State.WAITING, State.DRAFT_PENDING)
+
+
+class Risk(enum.StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+# ---- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """The consultant wrote to the contact in the thread (outreach or follow-up)."""
+
+    at: datetime
+    ref: str
+    gw_key: str | None = None  # set when it is a sent ghostwatch draft
+    seen_at: datetime | None = None  # when ghostwatch first read it
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HumanReply:
+    at: datetime
+    ref: str
+    sender: str
+    in_thread: bool = True
+    order: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AutoReply:
+    at: datetime
+    ref: str
+    sender: str
+    return_date: date | None = None
+    order: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Bounced:
+    at: datetime
+    ref: str
+    hard: bool
+    status: str = ""
+    recipients: tuple[str, ...] = ()
+    order: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    at: datetime
+    ref: str
+    summary: str = ""
+    order: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    at: datetime
+    why: str  # "tag gw:stop on <ref>", "ghostwatch stop", ...
+    order: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    at: datetime
+    why: str = "ghostwatch resume"
+    order: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class DraftWritten:
+    at: datetime
+    step: int
+    order: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DraftGone:
+    """The draft left Drafts without a matching message in Sent (deleted unsent)."""
+
+    at: datetime
+    step: int
+    order: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    at: datetime
+    flag: str  # rescheduled | salary_only | slower_replies | cancelled_by_contact
+    order: int = 2
+
+
+Event = (
+    Outbound
+    | HumanReply
+    | AutoReply
+    | Bounced
+    | Meeting
+    | Stop
+    | Resume
+    | DraftWritten
+    | DraftGone
+    | RedFlag
+)
+
+
+def event_sort_key(event: Event) -> tuple[datetime, int]:
+    return (event.at, event.order)
+
+
+# ---- record -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The state of one sequence. Times are tz-aware."""
+
+    state: State
+    started_at: datetime  # silence began: the first unanswered outbound message
+    first_seen: datetime  # when ghostwatch first read that message
+    touches: tuple[datetime, ...]  # the outreach, then every follow-up sent
+    deferred_until: datetime | None = None
+    pending_step: int | None = None
+    skipped: tuple[int, ...] = ()
+    soft_bounces: int = 0
+    red_flags: tuple[str, ...] = ()
+    ended_at: datetime | None = None
+    outcome_reason: str = ""
+    drafts_written: int = 0
+    backfilled: bool = False
+    reply_latencies_hours: tuple[float, ...] = ()
+
+    @property
+    def steps_done(self) -> int:
+        """Follow-ups completed: sent touches plus skipped steps."""
+        return len(self.touches) - 1 + len(self.skipped)
+
+    @property
+    def last_touch_at(self) -> datetime:
+        return self.touches[-1]
+
+
+# ---- intents ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDraft:
+    step: int
+    due: datetime
+    trace: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReminder:
+    step: int
+    kind: str  # call | final | dead_address
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The sequence ended: withdraw the untouched pending draft and future reminders."""
+
+    reason: str
+
+
+Intent = WriteDraft | WriteReminder | Withdraw
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    """What happens next and when, for status and explain."""
+
+    action: str  # draft | wait_for_draft | close | none
+    step: int | None
+    due: datetime | None
+    trace: tuple[str, ...] = field(default=())

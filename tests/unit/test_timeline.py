@@ -1,0 +1,150 @@
+"""Messages -> contact and events: who counts as the contact, what counts as a reply."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from daemon.identity import Identity
+from daemon.timeline import MsgView, dedupe, events_for, facts, sequence_id
+from daemon.tracker.states import AutoReply, Bounced, HumanReply, Outbound, Stop
+
+SH = ZoneInfo("Asia/Shanghai")
+ME = Identity(
+    own=frozenset({"li.lei@hunter.example", "lei@alias.example"}),
+    internal_domains=("hunter.example",),
+    ignore=("*noreply*",),
+)
+
+
+def msg(
+    ref: str, day: int, direction: str, sender: str, to: str = "", kind: str = "human", **kw: object
+) -> MsgView:
+    fields: dict[str, object] = {
+        "ref": ref,
+        "folder_role": "sent" if direction == "out" else "inbox",
+        "message_id": f"{ref}@x",
+        "at": datetime(2026, 11, day, 10, tzinfo=SH),
+        "direction": direction,
+        "kind": "own" if direction == "out" else kind,
+        "reason": "",
+        "sender": sender,
+        "sender_name": "",
+        "to": ((to, "Wang Fang"),) if to else (),
+        "cc": (),
+        "subject": "Senior Go engineer role",
+    }
+    fields.update(kw)
+    return MsgView(**fields)  # type: ignore[arg-type]
+
+
+OUT = msg("o", 2, "out", "li.lei@hunter.example", "wang@cand.example")
+
+
+def test_contact_is_the_first_external_recipient() -> None:
+    tf = facts([OUT], ME)
+    assert tf is not None
+    assert (tf.contact, tf.contact_name) == ("wang@cand.example", "Wang Fang")
+
+
+def test_colleagues_and_ignored_addresses_are_no_outreach() -> None:
+    colleague = msg("c", 2, "out", "li.lei@hunter.example", "boss@hunter.example")
+    sub = msg("s", 2, "out", "li.lei@hunter.example", "team@eu.hunter.example")
+    robot = msg("r", 2, "out", "li.lei@hunter.example", "noreply@jobs.example")
+    assert facts([colleague], ME) is None
+    assert facts([sub], ME) is None
+    assert facts([robot], ME) is None
+
+
+def test_gw_track_follows_a_colleague_thread() -> None:
+    colleague = msg(
+        "c", 2, "out", "li.lei@hunter.example", "boss@hunter.example", tags=frozenset({"gw:track"})
+    )
+    tf = facts([colleague], ME)
+    assert tf is not None and tf.contact == "boss@hunter.example"
+
+
+def test_own_sent_copy_never_counts_as_a_reply() -> None:
+    copy = msg("o2", 3, "out", "lei@alias.example", "wang@cand.example")
+    tf = facts([OUT, copy], ME)
+    assert tf is not None
+    events = events_for([OUT, copy], [], [], ME, tf)
+    assert all(isinstance(e, Outbound) for e in events)
+
+
+def test_reply_in_a_new_thread_and_from_an_alias() -> None:
+    alias_reply = msg("a", 3, "in", "fang.w@private.example")
+    tf = facts([OUT, alias_reply], ME)
+    assert tf is not None and tf.aliases == {"fang.w@private.example"}
+    later = msg("n", 5, "in", "fang.w@private.example")
+    events = events_for([OUT], [later], [], ME, tf)
+    assert [type(e) for e in events] == [Outbound, HumanReply]
+    assert events[1].in_thread is False  # type: ignore[union-attr]
+
+
+def test_a_stranger_in_another_thread_is_not_a_reply() -> None:
+    tf = facts([OUT], ME)
+    assert tf is not None
+    stranger = msg("z", 3, "in", "someone@else.example")
+    assert events_for([OUT], [stranger], [], ME, tf) == [Outbound(at=OUT.at, ref="o")]
+
+
+def test_bulk_from_the_contact_is_not_a_reply_but_auto_reply_and_bounce_are_events() -> None:
+    tf = facts([OUT], ME)
+    assert tf is not None
+    bulk = msg("b", 3, "in", "wang@cand.example", kind="bulk")
+    ooo = msg("ooo", 3, "in", "wang@cand.example", kind="auto_reply")
+    dsn = msg(
+        "d", 3, "in", "mailer-daemon@mx.example", kind="bounce",
+        bounce_recipients=("wang@cand.example",), bounce_hard=True, bounce_status="5.1.1",
+    )  # fmt: skip
+    other_dsn = msg(
+        "d2", 3, "in", "mailer-daemon@mx.example", kind="bounce", bounce_recipients=("x@y.example",)
+    )
+    events = events_for([OUT], [bulk, ooo, dsn, other_dsn], [], ME, tf)
+    assert [type(e) for e in events] == [Outbound, AutoReply, Bounced]
+
+
+def test_colleague_reply_in_the_thread_is_not_the_contact() -> None:
+    colleague = msg("c", 3, "in", "boss@hunter.example")
+    tf = facts([OUT, colleague], ME)
+    assert tf is not None
+    assert [type(e) for e in events_for([OUT, colleague], [], [], ME, tf)] == [Outbound]
+
+
+def test_stop_tag_anywhere_in_the_thread() -> None:
+    tagged = msg(
+        "o", 2, "out", "li.lei@hunter.example", "wang@cand.example", tags=frozenset({"gw:stop"})
+    )
+    tf = facts([tagged], ME)
+    assert tf is not None
+    events = events_for([tagged], [], [], ME, tf)
+    assert any(isinstance(e, Stop) for e in events)
+
+
+def test_tags_are_read_into_thread_facts() -> None:
+    tagged = msg("o", 2, "out", "li.lei@hunter.example", "wang@cand.example",
+                 tags=frozenset({"gw:role:exec", "gw:source:linkedin", "gw:kind:client"}))  # fmt: skip
+    tf = facts([tagged], ME)
+    assert tf is not None
+    assert tf.tags == {"role": "exec", "source": "linkedin", "kind": "client"}
+
+
+def test_dedupe_keeps_one_copy_and_skips_drafts() -> None:
+    inbox_copy = msg(
+        "o-inbox",
+        2,
+        "out",
+        "li.lei@hunter.example",
+        "wang@cand.example",
+        folder_role="inbox",
+        message_id="o@x",
+    )
+    draft = msg("d", 2, "out", "li.lei@hunter.example", "wang@cand.example", folder_role="drafts")
+    kept = dedupe([inbox_copy, OUT, draft])
+    assert [m.ref for m in kept] == ["o"]
+
+
+def test_sequence_id_is_stable() -> None:
+    assert sequence_id("work", OUT) == sequence_id("work", OUT)
+    assert sequence_id("work", OUT) != sequence_id("home", OUT)
