@@ -7,9 +7,10 @@ raises; what had to be repaired is listed in `problems` for `explain`.
 
 from __future__ import annotations
 
+import binascii
 import codecs
-import email.header
 import email.utils
+import quopri
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,9 @@ from connectors.model import Address
 
 MAX_HEADER_VALUE = 16_384  # longer values are cut: nobody's subject needs more
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
 _TAG_SPLIT = re.compile(r"[\s,;]+")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 
 # Labels mail software uses that Python's codec registry spells differently or
 # that are supersets in practice (a "gb2312" label usually means GBK bytes).
@@ -73,20 +76,44 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
 
 
 def decode_words(value: str) -> str:
-    """Undo RFC 2047 encoded-words, tolerating unknown charsets and bad padding."""
+    """Undo RFC 2047 encoded-words, tolerating unknown charsets and bad padding.
+
+    Hand-written rather than email.header.decode_header, which re-encodes the
+    plain text between encoded words as raw-unicode-escape ("李雷" became
+    "\\u674e\\u96f7"). Adjacent words in one charset are joined before
+    decoding because some encoders split a multi-byte character across two.
+    """
     if "=?" not in value:
         return _unfold(value)
-    try:
-        parts = email.header.decode_header(value)
-    except (ValueError, email.errors.HeaderParseError):  # type: ignore[attr-defined]
-        return _unfold(value)
-    out: list[str] = []
-    for chunk, charset in parts:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset))
+    parts: list[tuple[str | None, bytes | str]] = []  # (charset, bytes) or (None, text)
+    pos = 0
+    for match in _ENCODED_WORD.finditer(value):
+        text, payload = value[pos : match.start()], _word_bytes(match)
+        pos = match.end()
+        if payload is None:  # not decodable: keep the word as it stands
+            parts.append((None, text + match.group(0)))
+            continue
+        after_word = bool(parts) and parts[-1][0] is not None
+        if text and not (after_word and text.isspace()):
+            parts.append((None, text))
+        charset = match.group(1).split("*", 1)[0].lower()  # RFC 2231 "utf-8*en"
+        if parts and parts[-1][0] == charset:
+            parts[-1] = (charset, parts[-1][1] + payload)  # type: ignore[operator]
         else:
-            out.append(chunk)
+            parts.append((charset, payload))
+    parts.append((None, value[pos:]))
+    out = [decode_bytes(p, c) if isinstance(p, bytes) else p for c, p in parts]
     return _unfold("".join(out))
+
+
+def _word_bytes(match: re.Match[str]) -> bytes | None:
+    encoding, text = match.group(2).lower(), match.group(3)
+    try:
+        if encoding == "b":
+            return binascii.a2b_base64(text + "=" * (-len(text) % 4))
+        return quopri.decodestring(text.replace("_", " ").encode("ascii"), header=False)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
 
 
 def _unfold(value: str) -> str:
@@ -94,48 +121,65 @@ def _unfold(value: str) -> str:
 
 
 def split_header_block(raw: bytes) -> dict[str, list[str]]:
-    """Header name (lower case) -> raw values as text, in order of appearance."""
-    text = decode_bytes(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    """Header name (lower case) -> raw values as text, in order of appearance.
+
+    Lines are split on LF only (never on NEL or U+2028, which would let a
+    value smuggle in a header of its own), and each field is decoded on its
+    own so one GBK header does not garble a UTF-8 neighbour.
+    """
+    block = _header_bytes(raw)
     fields: dict[str, list[str]] = {}
     name: str | None = None
-    buf: list[str] = []
+    buf: list[bytes] = []
+    size = 0
 
     def flush() -> None:
         if name is not None:
-            fields.setdefault(name, []).append("".join(buf)[:MAX_HEADER_VALUE])
+            value = decode_bytes(b" ".join(buf))[:MAX_HEADER_VALUE]
+            fields.setdefault(name, []).append(value)
 
-    for line in text.splitlines():
-        if line[:1] in (" ", "\t") and name is not None:
-            if sum(len(b) for b in buf) < MAX_HEADER_VALUE:
-                buf.append(" " + line.strip())
+    for number, line in enumerate(block.split(b"\n")):
+        line = line.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t"):
+            if name is not None and size < MAX_HEADER_VALUE:
+                buf.append(line.strip())
+                size += len(line)
             continue
-        if line.startswith("From ") and name is None and not fields:
+        if number == 0 and line.startswith(b"From "):
             continue  # mbox separator line
         flush()
-        head, sep, rest = line.partition(":")
-        if not sep or not head or " " in head.strip():
-            name = None
-            buf = []
+        head, sep, rest = line.partition(b":")
+        head = head.strip()
+        if not sep or not head or b" " in head or b"\t" in head:
+            name, buf = None, []
             continue
-        name = head.strip().lower()
+        name = head.decode("ascii", "replace").lower()
         buf = [rest.strip()]
+        size = len(rest)
     flush()
     return fields
 
 
+def _header_bytes(raw: bytes) -> bytes:
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends)] if ends else raw
+
+
 def parse_addresses(values: list[str]) -> tuple[Address, ...]:
+    # Split first, decode names after: an encoded name may hide a comma
+    # ("=?utf-8?q?Wang=2C_Fang?=") that must not split the list.
     result: list[Address] = []
-    for name, addr in email.utils.getaddresses([decode_words(v) for v in values]):
+    for name, addr in email.utils.getaddresses(values):
         addr = addr.strip()
         if "@" not in addr:
             continue
-        result.append(Address(addr=addr, name=clean_text(name)))
+        result.append(Address(addr=addr, name=clean_text(decode_words(name))))
     return tuple(result)
 
 
 def clean_text(value: str) -> str:
     """Text safe to show and to reuse in a header: no control characters."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", value).strip()
 
 
 def parse_msgids(value: str | None) -> tuple[str, ...]:
@@ -149,7 +193,7 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed is None:
         return None
@@ -177,10 +221,14 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         values = fields.get(name)
         return values[0] if values else None
 
-    ids = parse_msgids(first("message-id"))
+    raw_id = first("message-id")
+    ids = parse_msgids(raw_id)
     message_id = ids[0] if ids else None
-    if message_id is None:
-        problems.append("no Message-ID")
+    if message_id is None and raw_id and _BARE_MSGID.fullmatch(raw_id.strip()):
+        message_id = raw_id.strip()  # some mailers forget the angle brackets
+        problems.append("Message-ID without angle brackets")
+    elif message_id is None:
+        problems.append("no Message-ID" if not raw_id else "unparsable Message-ID")
     raw_date = first("date")
     date = parse_date(raw_date)
     if date is None:

@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config = default_config_path()
         return HANDLERS[args.command](args)
     except ConfigError as exc:
-        print(f"ghostwatch: {exc}", file=sys.stderr)
+        print(f"ghostwatch: the config {exc.source} has problems:\n{exc}", file=sys.stderr)
         return 1
     except (GhostwatchError, ConnectorError) as exc:
         if args.verbose:

@@ -22,7 +22,7 @@ from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound
-from daemon.present import describe_intents, print_explain, print_json, print_status, status_json
+from daemon.present import print_draft, print_explain, print_json, print_status, status_json
 from daemon.timeline import dedupe
 
 log = logging.getLogger("ghostwatch")
@@ -114,16 +114,31 @@ def cmd_once(args: argparse.Namespace) -> int:
     app = _app(args)
     now = now_of(args, app.config)
     tz = ZoneInfo(app.config.policy.timezone)
-    due = 0
+    due = written = 0
     for account in app.accounts(args.account):
         report = run_cycle(app, account, now, dry_run=args.dry_run)
-        for d in report.due:
-            due += 1
-            if args.dry_run:
-                for line in describe_intents(d, tz):
-                    print(f"[{account.name}] would write {line}")
+        due += len(report.due)
+        if args.dry_run:
+            for d, step, body in report.previews:
+                print_draft(d, step, body, tz, prefix=f"[{account.name}] would write ")
+            continue
+        written += len(report.outbox.written)
+        for d, step, _ in report.outbox.written:
+            print(f"[{account.name}] draft step {step} for {d.facts.contact} is in Drafts")
+        for key in report.outbox.withdrawn:
+            print(f"[{account.name}] withdrew untouched draft {key}")
+        for key in report.outbox.kept_edited:
+            print(f"[{account.name}] left your edited draft {key} alone")
+        for key in report.outbox.failed:
+            print(f"[{account.name}] draft {key} not written yet (see `status`)")
+        if report.outbox.deferred:
+            print(
+                f"[{account.name}] {report.outbox.deferred} more due; held by max_drafts_per_cycle"
+            )
     if args.dry_run:
         print(f"{due} follow-up(s) due; dry run: nothing written.")
+    else:
+        print(f"{written} draft(s) written, {due} follow-up(s) were due.")
     return 0
 
 

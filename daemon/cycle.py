@@ -5,14 +5,22 @@ Shared by `once`, `run` and `demo`, so all three do exactly the same thing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
+
+import connectors
+from connectors.base import DraftSink, MailSource
 from daemon.app import App, mailbox
 from daemon.config import AccountConfig
-from daemon.decide import Decision, decide
+from daemon.db.tables import Thread
+from daemon.decide import Decision, account_id, decide, evaluate
 from daemon.ingest import SyncReport, sync_mail
+from daemon.outbox import Author, OutboxReport, build_spec, reconcile, withdraw_ended, write_due
 from daemon.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -23,6 +31,8 @@ class CycleReport:
     account: str
     sync: SyncReport | None = None
     decisions: list[Decision] = field(default_factory=list)
+    outbox: OutboxReport = field(default_factory=OutboxReport)
+    previews: list[tuple[Decision, int, str]] = field(default_factory=list)  # dry run
 
     @property
     def due(self) -> list[Decision]:
@@ -33,29 +43,64 @@ class CycleReport:
         return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
 
 
+@contextlib.contextmanager
+def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
+    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
+    opener = getattr(module, "open_drafts", None)
+    if opener is None:
+        yield None
+        return
+    sink = opener(account.mail.settings)
+    if hasattr(sink, "open"):
+        sink.open()
+    try:
+        yield sink
+    finally:
+        if hasattr(sink, "close"):
+            sink.close()
+
+
+def _sync(
+    app: App, account: AccountConfig, source: MailSource, now: datetime, **kw: object
+) -> SyncReport:
+    return sync_mail(
+        app.store,
+        account.name,
+        account.address,
+        source,
+        app.policy(account).identity,
+        now,
+        app.config.daemon.lookback,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 def sync_account(
     app: App, account: AccountConfig, now: datetime, *, show_progress: bool = True
 ) -> SyncReport:
-    policy = app.policy(account)
-    with (
-        mailbox(account) as source,
-        Progress(f"sync {account.name}", enabled=show_progress) as progress,
-    ):
-        report = sync_mail(
-            app.store,
-            account.name,
-            account.address,
-            source,
-            policy.identity,
-            now,
-            app.config.daemon.lookback,
-            progress=progress.update,
-        )
+    with mailbox(account) as source:
+        return _synced(app, account, source, now, show_progress)
+
+
+def _synced(
+    app: App, account: AccountConfig, source: MailSource, now: datetime, show_progress: bool
+) -> SyncReport:
+    with Progress(f"sync {account.name}", enabled=show_progress) as progress:
+        report = _sync(app, account, source, now, progress=progress.update)
     log.info(
         "[%s] synced: %d new, %d gone, %d retagged, %d skipped, %d bodies classified",
         account.name, report.new, report.gone, report.retagged, report.skipped, report.bodies,
     )  # fmt: skip
     return report
+
+
+def author_of(app: App, account: AccountConfig) -> Author:
+    return Author(
+        address=account.address,
+        display_name=account.display_name or account.address,
+        locale=account.locale,
+        templates_dir=app.config.daemon.templates_dir,
+    )
 
 
 def run_cycle(
@@ -66,7 +111,53 @@ def run_cycle(
     dry_run: bool = False,
     show_progress: bool = True,
 ) -> CycleReport:
+    """Sync, decide, and (unless dry_run) write the due drafts and withdraw stale ones."""
     report = CycleReport(account=account.name)
-    report.sync = sync_account(app, account, now, show_progress=show_progress)
-    report.decisions = decide(app.store, account.name, app.policy(account), now)
+    policy = app.policy(account)
+    author = author_of(app, account)
+    with mailbox(account) as source, draft_sink(account) as sink:
+        report.sync = _synced(app, account, source, now, show_progress)
+        with app.store.reader() as s:
+            acct = account_id(s, account.name)
+        assert acct is not None  # sync created it
+        if sink is not None and not dry_run:
+            reconcile(app.store, acct, sink, now)
+        report.decisions = decide(app.store, account.name, policy, now)
+        if dry_run or sink is None:
+            for d in report.due:
+                step = d.next.step or 0
+                _, body = build_spec(app.store, d, step, f"{d.sequence_id}.{step}", author, now)
+                report.previews.append((d, step, body))
+            return report
+        withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
+
+        def recheck(d: Decision) -> Decision | None:
+            # A reply may have landed since the sync: look again, in the inbound folders only.
+            _sync(app, account, source, now, scope="inbound")
+            with app.store.reader() as s:
+                fresh = evaluate(s, account.name, policy, now, [d.thread_id])
+            return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
+
+        report.outbox = write_due(
+            app.store,
+            acct,
+            sink,
+            author,
+            report.decisions,
+            now,
+            limit=app.config.policy.max_drafts_per_cycle,
+            recheck=recheck,
+        )
+        report.outbox.withdrawn += withdrawn.withdrawn
+        report.outbox.kept_edited += withdrawn.kept_edited
+        report.outbox.cancelled += withdrawn.cancelled
+        if report.outbox.written or report.outbox.cancelled:
+            _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
+            report.decisions = decide(app.store, account.name, policy, now)
     return report
+
+
+def _mark_dirty(app: App, thread_ids: list[int]) -> None:
+    if thread_ids:
+        with app.store.transaction() as s:
+            s.execute(update(Thread).where(Thread.id.in_(thread_ids)).values(dirty=True))

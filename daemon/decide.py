@@ -18,13 +18,21 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.db.engine import Store
-from daemon.db.tables import Account, Control, Message, Thread
+from daemon.db.tables import Account, Control, Draft, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
-from daemon.timeline import ControlView, MsgView, ThreadFacts, events_for, facts, sequence_id
+from daemon.timeline import (
+    ControlView,
+    DraftView,
+    MsgView,
+    ThreadFacts,
+    events_for,
+    facts,
+    sequence_id,
+)
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Playbook, Rule, resolve_playbook
-from daemon.tracker.states import NextAction, Risk
+from daemon.tracker.states import NextAction, Outbound, Risk
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("waiting", "draft_pending")
@@ -124,9 +132,16 @@ def evaluate(
         controls: dict[int, list[ControlView]] = defaultdict(list)
         for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
             controls[c.thread_id].append(ControlView(c.action, c.at))
+        drafts: dict[int, list[DraftView]] = defaultdict(list)
+        for dr in s.scalars(select(Draft).where(Draft.thread_id.in_(chunk))):
+            drafts[dr.thread_id].append(  # type: ignore[index]
+                DraftView(dr.key, dr.sequence_id, dr.step, dr.state, dr.written_at, dr.resolved_at)
+            )
         for tid in chunk:
             decisions.extend(
-                _decide_thread(s, acct, account, tid, by_thread[tid], controls[tid], policy, now)
+                _decide_thread(
+                    s, acct, account, tid, by_thread[tid], controls[tid], drafts[tid], policy, now
+                )
             )
     return decisions
 
@@ -138,6 +153,7 @@ def _decide_thread(
     tid: int,
     rows: list[MsgView],
     controls: list[ControlView],
+    drafts: list[DraftView],
     policy: Policy,
     now: datetime,
 ) -> list[Decision]:
@@ -149,19 +165,22 @@ def _decide_thread(
         return []
     contacts = {tf.contact, *tf.aliases}
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
-    events = events_for(messages, elsewhere, controls, policy.identity, tf)
+    by_ref = {m.ref: m for m in messages}
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
     ctx = Context(
         playbook=playbook, calendar=policy.calendar, on_draft_deleted=policy.on_draft_deleted
     )
-    runs = replay(events, now, ctx)
-    by_ref = {m.ref: m for m in messages}
+
+    def name(start: Outbound) -> str:
+        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound))
+
+    runs = replay(events, now, ctx, name=name)
     out = []
     for i, run in enumerate(runs):
-        start_msg = by_ref.get(run.start.ref, tf.first_outbound)
         out.append(
             Decision(
-                sequence_id=sequence_id(account, start_msg),
+                sequence_id=run.id,
                 account=account,
                 thread_id=tid,
                 facts=tf,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectors.base import MailSource
+from connectors.base import MailSource, Scope
 from connectors.model import ChangeBatch, MailMessage, MessageGone, Skipped, TagsChanged
 from daemon import classify
 from daemon.db.engine import Store
@@ -73,6 +73,7 @@ def sync_mail(
     now: datetime,
     lookback: timedelta,
     progress: Callable[[ChangeBatch], None] | None = None,
+    scope: Scope = "all",
 ) -> SyncReport:
     """Fetch every change since the stored cursor and store it, batch by batch."""
     account_id = ensure_account(store, account, address)
@@ -80,7 +81,9 @@ def sync_mail(
     with store.reader() as s:
         cursor = s.scalar(select(Account.cursor).where(Account.id == account_id))
     since = now - lookback
-    for batch in source.fetch_changes(cursor, since=since, header_fields=header_fields()):
+    for batch in source.fetch_changes(
+        cursor, since=since, header_fields=header_fields(), scope=scope
+    ):
         with store.transaction() as s:
             apply_batch(s, account_id, batch, me, now, report)
             s.execute(update(Account).where(Account.id == account_id).values(cursor=batch.cursor))
@@ -112,7 +115,7 @@ def apply_batch(
         if isinstance(change, MailMessage):
             new.append(change)
         elif isinstance(change, MessageGone):
-            _mark_gone(s, account_id, change)
+            _mark_gone(s, account_id, change, now)
             report.gone += 1
         elif isinstance(change, TagsChanged):
             _retag(s, account_id, change)
@@ -139,12 +142,13 @@ def _dirty(s: Session, thread_ids: Iterable[int | None]) -> None:
         s.execute(update(Thread).where(Thread.id.in_(ids)).values(dirty=True))
 
 
-def _mark_gone(s: Session, account_id: int, change: MessageGone) -> None:
+def _mark_gone(s: Session, account_id: int, change: MessageGone, now: datetime) -> None:
     row = s.scalar(
         select(Message).where(Message.account_id == account_id, Message.ref == change.ref)
     )
     if row is not None and not row.gone:
         row.gone = True
+        row.gone_at = now
         _dirty(s, [row.thread_id])
 
 

@@ -170,3 +170,21 @@ def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
         elif isinstance(intent, Withdraw):
             lines.append(f"withdraw: {intent.reason}")
     return lines
+
+
+def print_draft(
+    d: Decision, step: int, body: str, tz: ZoneInfo, out: TextIO = sys.stdout, prefix: str = ""
+) -> None:
+    from connectors.compose import reply_subject
+
+    due = next((i.due for i in d.run.due if isinstance(i, WriteDraft)), None)
+    name = d.facts.contact_name
+    to = f"{name} <{d.facts.contact}>" if name else d.facts.contact
+    print(f"{prefix}draft step {step} (due {_local(due, tz)}), sequence {d.sequence_id}", file=out)
+    print(f"    To: {to}", file=out)
+    print(f"    Subject: {reply_subject(d.facts.subject)}", file=out)
+    for line in body.rstrip().splitlines():
+        print(f"    | {line}", file=out)
+    for intent in d.run.due:
+        if isinstance(intent, WriteReminder):
+            print(f"    + calendar reminder ({intent.kind}) at {_local(intent.at, tz)}", file=out)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from daemon.identity import Identity
 from daemon.tracker.states import (
     AutoReply,
     Bounced,
+    DraftGone,
+    DraftWritten,
     Event,
     HumanReply,
     Outbound,
@@ -56,6 +58,18 @@ class MsgView:
 class ControlView:
     action: str  # stop | resume
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    """A draft ghostwatch wrote: when, and whether it left Drafts unsent."""
+
+    key: str
+    sequence_id: str
+    step: int
+    state: str
+    written_at: datetime | None
+    resolved_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,16 +157,28 @@ def events_for(
     controls: Iterable[ControlView],
     me: Identity,
     thread_facts: ThreadFacts,
+    drafts: Iterable[DraftView] = (),
 ) -> list[Event]:
     """The events of one thread, including the contact's messages in other threads."""
     contacts = {thread_facts.contact, *thread_facts.aliases}
     events: list[Event] = []
     seen_ids: set[str] = set()
+    written = {d.key: d.written_at for d in drafts if d.written_at is not None}
+    for d in drafts:
+        if d.written_at is not None:
+            events.append(DraftWritten(at=d.written_at, step=d.step, sequence_id=d.sequence_id))
+        if d.state == "deleted" and d.resolved_at is not None:
+            events.append(DraftGone(at=d.resolved_at, step=d.step, sequence_id=d.sequence_id))
     for msg in thread:
         seen_ids.add(msg.message_id or msg.ref)
         if msg.direction == "out":
             if any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc)):
-                events.append(Outbound(at=msg.at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
+                at = msg.at
+                drafted = written.get(msg.gw_key or "")
+                if drafted is not None and at <= drafted:
+                    # Some clients keep the draft's own Date when sending it.
+                    at = drafted + timedelta(seconds=1)
+                events.append(Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
             continue
         event = _inbound_event(msg, me, contacts, in_thread=True)
         if event is not None:

@@ -54,12 +54,22 @@ def body_of(view: MailView) -> BodyView:
                 text = html_to_text(text)
             texts.append(text[: MAX_TEXT - size])
             size += len(texts[-1])
+    if not "".join(texts).strip() and view.raw:
+        # MIME too broken to find a text part (boundaries cut, params on the
+        # wrong line): read the raw body as text rather than nothing.
+        texts = [_raw_body_text(view.raw)]
     report_type = str(msg.get_param("report-type", "") or "").lower() if _ctype(msg) == (
         "multipart/report"
     ) else ""
     return BodyView(
         text="\n".join(texts), dsn=tuple(dsn), feedback_report=feedback, report_type=report_type
     )
+
+
+def _raw_body_text(raw: bytes) -> str:
+    cut = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    start = min(cut) if cut else len(raw)
+    return decode_bytes(raw[start : start + 4 * MAX_TEXT])[:MAX_TEXT]
 
 
 def html_to_text(text: str) -> str:

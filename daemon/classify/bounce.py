@@ -29,7 +29,7 @@ _SUBJECT = re.compile(
     r"delivery status notification|delivery notification|delivery status|failure notice|"
     r"non[- ]?deliver|could not (be )?deliver|couldn'?t be delivered|not delivered|"
     r"delivery (has )?failed|message delayed|delayed mail|delivery delayed|"
-    r"could not send message|mail system error|mail failure|returned to sender|"
+    r"could not send (mail|message)|mail system error|mail failure|returned to sender|"
     r"unzustellbar|nicht zustellbar|non remis|non recapitabile|no se puede entregar|"
     r"onbestelbaar|olevererbar|niedostarczon|не доставлено|"
     r"退信|退回|投递失败|传输失败|发送失败|未能送达|无法送达|無法傳遞|傳送失敗|"
@@ -53,7 +53,10 @@ _PHRASE = re.compile(
     r"temporar(y|ily) (failure|unavailable|error)|delivery status notification|"
     r"delivery has failed|non[- ]?delivery|not be delivered|could not deliver|"
     r"host or domain name not found|message not delivered|smtp error|"
-    r"remote (server|host) (said|returned)|said:\s*[45]\d\d|"
+    r"remote (server|host) (said|returned)|said:\s*[45]\d\d|delivery errors?|"
+    r"following addresses? had|failed addresses?|unknown host|transcript of (the )?session|"
+    r"invalid (user|recipient|mailbox) address|requested action not taken|"
+    r"not a member of (this|the) (mailing )?list|post(ing)? (was )?rejected|"
     r"无法投递|投递失败|无法送达|未能送达|退信|传输失败|发送失败|用户不存在|"
     r"送信できませんでした|配信できませんでした|届きませんでした|"
     r"unzustellbar|konnte nicht zugestellt|n'a pas pu être remis|non remis|"
@@ -171,6 +174,14 @@ def failing(recipients: list[DsnRecipient]) -> list[DsnRecipient]:
         ) or (r.action not in ("delivered", "relayed", "expanded") and r.status[:1] in ("4", "5")):
             out.append(r)
     return out
+
+
+def failure_status(text: str) -> str | None:
+    """An RFC 3463 failure status (4.x.x / 5.x.x) in the notice, as evidence."""
+    match = _STATUS.search(notice_part(text))
+    while match and match.group(1) == "2":
+        match = _STATUS.search(notice_part(text), match.end())
+    return ".".join(match.groups()) if match else None
 
 
 def info_from_dsn(recipients: list[DsnRecipient]) -> BounceInfo:

@@ -12,7 +12,15 @@ _AUTOMATED_LOCAL = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.+].*|.*[-_.+]no[-_.]?reply|"
     r"notifications?|notify|alerts?|mailer|automailer|auto[-_.]?mail(er)?|newsletters?|"
     r"news|digest|bounces?|owner|owner-.+|.+-owner|.+-request|.+-bounces?|listserv|majordomo|"
-    r"mailman|daemon|nobody|system)(\+.*)?$"
+    r"mailman|daemon|nobody|system|.+-admin|"
+    # transactional senders of shops, banks and booking sites
+    r"orders?|order[-_.]?(update|confirm(ation)?)s?|ship[-_.]?(confirm(ation)?|ment|ping)s?|"
+    r"auto[-_.]?confirm|confirm(ation)?s?|receipts?|invoices?|billing|statements?|"
+    r"marketing|promo(tions?)?|offers|deals|e?news[-_.]?letters?|mailings?)(\+.*)?$"
+)
+# Hosts whose addresses are group lists, whoever the post is from.
+_LIST_HOSTS = re.compile(
+    r"^(lists?\.|.*\.lists?\.)|^(googlegroups\.com|yahoogroups\.com|groups\.io)$"
 )
 # Envelope senders of list managers and mailing services (VERP): bounce-..., ...-bounces@.
 _VERP_LOCAL = re.compile(r"^(bounces?[-_.+=].+|.+[-_.+]bounces?([-_.+=].*)?|.+-errors|errors-.+)$")
@@ -31,8 +39,12 @@ def precedence_bulk(view: MailView) -> str | None:
 
 
 def automated_sender(addr: str) -> str | None:
-    local = addr.split("@", 1)[0]
-    return f"automated sender {addr}" if local and _AUTOMATED_LOCAL.match(local) else None
+    local, _, domain = addr.partition("@")
+    if local and _AUTOMATED_LOCAL.match(local):
+        return f"automated sender {addr}"
+    if domain and _LIST_HOSTS.match(domain):
+        return f"list host sender {addr}"
+    return None
 
 
 def verp_return_path(view: MailView) -> str | None:

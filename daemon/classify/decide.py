@@ -52,6 +52,9 @@ def not_bounce(ev: Evidence, text: str | None) -> Classification:
         return Classification("bulk", f"{ev.auto_generated} (automatic notification)")
     if ev.list_header:
         return Classification("bulk", ev.list_header)
+    if ev.mta_sender:
+        who = ev.sender or "empty From"
+        return Classification("bulk", f"notice from {who}, no delivery failure found")
     weak = ev.auto_weak or ev.precedence_bulk or _null_rp(ev)
     if weak:
         # Responders that set only one of these exist (Precedence: junk, a bare
@@ -65,9 +68,6 @@ def not_bounce(ev: Evidence, text: str | None) -> Classification:
         if ev.precedence_bulk:
             return Classification("bulk", ev.precedence_bulk)
         return Classification("auto_reply", f"{weak}: automatic message, not a delivery failure")
-    if ev.mta_sender:
-        who = ev.sender or "empty From"
-        return Classification("bulk", f"notice from {who}, no delivery failure found")
     if ev.automated_sender:
         # No list headers: transactional mail, or a bounce notice from a
         # sending service (SES, carriers) that only the body reveals.
@@ -131,6 +131,9 @@ def _bounce_or_report(ev: Evidence, view: MailView, body: BodyView) -> Classific
     if not context or (ev.auto_header and not strong):
         return None
     phrase = bounce.notice_phrase(body.text)
+    if phrase is None and ev.mta_sender:
+        status = bounce.failure_status(body.text)
+        phrase = f"status {status}" if status else None
     if phrase or (ev.mta_sender and ev.bounce_subject):
         info = bounce.info_from_text(body.text, exclude, view.subject)
         why = (f"notice says '{bounce.short(phrase, 40)}'" if phrase

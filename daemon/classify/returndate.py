@@ -67,7 +67,8 @@ _RELATIVE = re.compile(
 # "至") end the absence, which in practice is the same day.
 _STRONG_BEFORE = re.compile(
     r"(back|return(ing|s)?|resum(e|ing)|in the office|in office|reachable|available( again)?|"
-    r"zurück|wieder (im büro|da|erreichbar)|de retour|retour|regreso|regresaré|vuelvo|"
+    r"zurück|wieder (im büro|da|erreichbar)|\bab( dem)?\b|de retour|retour|"
+    r"regreso|regresaré|vuelvo|"
     r"返回|回到|回来|回國|回国|返岗|上班|恢复|回复)[^.。!！\n]{0,30}$",
     re.I,
 )
@@ -75,7 +76,7 @@ _WEAK_BEFORE = re.compile(
     r"(until|till|'til|through|thru|to|bis|jusqu'?au|hasta|至|到|~|-|–)\s*[^.。!！\n]{0,15}$", re.I
 )
 _AFTER = re.compile(
-    r"^\s*([(（][^)）]{0,8}[)）])?\s*(起|开始)?\s*(返回|回到|回来|回国|回國|返岗|上班|正常上班|恢复|回复|之后|以后|后|後|back|return)",
+    r"^\s*([(（][^)）]{0,8}[)）])?\s*(起|开始)?\s*(返回|回到|回来|回国|回國|返岗|上班|正常上班|恢复|回复|之后|以后|后|後)",
     re.I,
 )
 _MONTH_FIRST_REGIONS = {"us", "ph", "fm", "mh", "pw", "gu", "pr", "as", "vi", "um"}

@@ -126,6 +126,7 @@ class Message(Base):
         ForeignKey("threads.id", ondelete="SET NULL"), index=True
     )
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    gone_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     seen_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
 
@@ -220,3 +221,37 @@ class DaemonLock(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class Draft(Base):
+    """The outbox: one row per follow-up draft, from intent to its fate.
+
+    The row is committed (state `intent`) before the draft is written, and its
+    provider ref after, so a crash between the two is resolved by searching the
+    Drafts folder for the key instead of writing a second draft.
+
+    States: intent -> written -> sent | deleted | withdrawn | kept_edited;
+    intent -> cancelled (a reply arrived first); intent -> failed (retried).
+    """
+
+    __tablename__ = "drafts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # <sequence-id>.<step>
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    sequence_id: Mapped[str] = mapped_column(String(40), index=True)
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    step: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    message_id: Mapped[str] = mapped_column(String(300))
+    ref: Mapped[str | None] = mapped_column(String(1024))
+    content_hash: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    written_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)

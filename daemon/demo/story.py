@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 
 from daemon.app import open_app
 from daemon.config import load_config
-from daemon.cycle import run_cycle
+from daemon.cycle import CycleReport, run_cycle
 from daemon.demo import mail as sample
-from daemon.present import describe_intents, print_status
-from daemon.tracker.states import WriteDraft
+from daemon.present import print_draft, print_status
 
 CONFIG = """\
 # Written by `ghostwatch demo`: a Maildir account, nothing leaves this folder.
@@ -92,7 +91,9 @@ def arrive(letter: sample.Mail, note: str) -> Callable[[Path], str | None]:
 
 
 SCENES = [
-    Scene(sample.at(0, 18), "Monday 18:00 - six mails went out today; ghostwatch reads the mailbox"),
+    Scene(
+        sample.at(0, 18), "Monday 18:00 - six mails went out today; ghostwatch reads the mailbox"
+    ),
     Scene(sample.at(1, 10), "Tuesday 10:00 - one business day of silence (T+1)"),
     Scene(
         sample.at(1, 16),
@@ -109,7 +110,11 @@ SCENES = [
 
 
 def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
-    root = Path(directory).resolve() if directory else Path(tempfile.mkdtemp(prefix="ghostwatch-demo-"))
+    root = (
+        Path(directory).resolve()
+        if directory
+        else Path(tempfile.mkdtemp(prefix="ghostwatch-demo-"))
+    )
     if (root / "Mail").exists():
         shutil.rmtree(root / "Mail")
     (root / "ghostwatch.db").unlink(missing_ok=True)
@@ -136,26 +141,26 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
 
     decisions = [d for d in all_decisions(app, sample.at(11, 12)) if d.current]
     print_status(decisions, tz, out)
-    print(f"\nEverything is in {root}: Mail/ (open it with mutt -f), config.toml, ghostwatch.db", file=out)
+    print(
+        f"\nEverything is in {root}: Mail/ (open it with mutt -f), config.toml, ghostwatch.db",
+        file=out,
+    )
     print(f"Try: ghostwatch --config {root / 'config.toml'} --now 2026-11-13T12:00+08:00 "
           f"explain {sample.WANG[1]}", file=out)  # fmt: skip
     app.store.close()
     return 0
 
 
-def _tell(report, tz: ZoneInfo, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO) -> None:
     sync = report.sync
     if sync and sync.new:
         print(f"   read {sync.new} new message(s)", file=out)
     for d in report.ended:
-        print(f"   {d.facts.contact}: {d.run.record.state.value} - {d.run.record.outcome_reason}", file=out)
-    for d in report.due:
-        for line in describe_intents(d, tz):
-            print(f"   {line}", file=out)
-        for intent in d.run.due:
-            if isinstance(intent, WriteDraft) and getattr(d, "draft_text", None):
-                print(_indent(d.draft_text), file=out)  # type: ignore[attr-defined]
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"      | {line}" for line in text.splitlines())
+        rec = d.run.record
+        print(f"   {d.facts.contact}: {rec.state.value} ({rec.outcome_reason})", file=out)
+    for key in report.outbox.withdrawn:
+        print(f"   withdrew the untouched draft {key}: nobody needs it now", file=out)
+    for d, step, body in report.outbox.written:
+        print_draft(d, step, body, tz, out, prefix="   wrote to Drafts: ")
+    if report.outbox.deferred:
+        print(f"   {report.outbox.deferred} more held back by max_drafts_per_cycle", file=out)

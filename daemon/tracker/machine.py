@@ -11,7 +11,7 @@ drawn in states.py.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -66,6 +66,7 @@ class Run:
 
     start: Outbound
     record: Record
+    id: str = ""
     trail: list[TrailLine] = field(default_factory=list)
     due: list[Intent] = field(default_factory=list)  # what is due as of `now`
     end_intents: list[Intent] = field(default_factory=list)  # what ending it asks for
@@ -152,6 +153,8 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             )
             return new, (), f"draft for step {ev.step} written"
         case DraftGone():
+            if rec.pending_step != ev.step:
+                return rec, (), f"draft for step {ev.step} left Drafts after it was sent"
             if ctx.on_draft_deleted == "stop":
                 return _end(rec, State.STOPPED, ev.at, f"draft for step {ev.step} deleted unsent")
             new = dataclasses.replace(
@@ -243,7 +246,12 @@ def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
     return Risk.GREEN
 
 
-def replay(events: Iterable[Event], now: datetime, ctx: Context) -> list[Run]:
+def replay(
+    events: Iterable[Event],
+    now: datetime,
+    ctx: Context,
+    name: Callable[[Outbound], str] = lambda start: start.ref,
+) -> list[Run]:
     """Fold a thread's events into its sequences, oldest first, as of `now`.
 
     Events after `now` are ignored, so `--now` in the past shows the past.
@@ -258,12 +266,13 @@ def replay(events: Iterable[Event], now: datetime, ctx: Context) -> list[Run]:
             rec = start(ev)
             if current is not None:
                 rec = _carry_history(current.record, rec)
-            runs.append(
-                Run(start=ev, record=rec, trail=[TrailLine(ev.at, "outreach: silence begins")])
-            )
+            trail = [TrailLine(ev.at, "outreach: silence begins")]
+            runs.append(Run(start=ev, record=rec, id=name(ev), trail=trail))
             continue
         if current is None:
             continue  # inbound before any outreach: nothing to follow up
+        if isinstance(ev, DraftWritten | DraftGone) and ev.sequence_id not in ("", current.id):
+            continue  # a draft of an earlier sequence of this thread
         _record(current, apply(current.record, ev, ctx), ev.at)
     if runs:
         _tick(runs[-1], now, ctx, final=True)

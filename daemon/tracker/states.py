@@ -120,6 +120,7 @@ class Resume:
 class DraftWritten:
     at: datetime
     step: int
+    sequence_id: str = ""  # drafts belong to one sequence of the thread
     order: int = 1
 
 
@@ -129,6 +130,7 @@ class DraftGone:
 
     at: datetime
     step: int
+    sequence_id: str = ""
     order: int = 1
 
 

@@ -1,0 +1,241 @@
+"""connectors/headers.py: real-world header mess in, normalized fields out, never a crash."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from connectors.headers import (
+    MAX_HEADER_VALUE,
+    codec_for,
+    decode_words,
+    parse_addresses,
+    parse_date,
+    parse_header_block,
+    parse_tags,
+    split_header_block,
+)
+
+
+def b_word(text: str, charset: str) -> str:
+    return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode()}?="
+
+
+def q_word(text: str, charset: str) -> str:
+    raw = text.encode(charset)
+    return f"=?{charset}?Q?{''.join(f'={b:02X}' for b in raw)}?="
+
+
+@pytest.mark.parametrize(
+    ("encoded", "expected"),
+    [
+        (b_word("高级工程师职位", "gbk"), "高级工程师职位"),
+        (b_word("高级工程师职位", "gb2312"), "高级工程师职位"),
+        (b_word("𠀀 扩展字符", "gb18030"), "𠀀 扩展字符"),
+        (b_word("面試時間確認", "big5"), "面試時間確認"),
+        (q_word("面試", "big5"), "面試"),
+        (b_word("offer 确认", "utf-8"), "offer 确认"),
+        (q_word("录用通知", "UTF-8"), "录用通知"),
+        ("=?utf-8?q?Senior_Python_role?=", "Senior Python role"),
+        ("=?utf-8*zh?B?5L2g5aW9?=", "你好"),  # RFC 2231 language suffix
+        ("=?utf-8?B?5L2g5aW9?=", "你好"),  # already padded
+        ("=?utf-8?B?5L2g5aW9", "=?utf-8?B?5L2g5aW9"),  # unterminated: left alone
+        ("=?utf-8?B?5L2g?= =?utf-8?B?5aW9?=", "你好"),  # space between words dropped
+        ("Re: " + b_word("你好", "utf-8") + " again", "Re: 你好 again"),
+        ("李雷 " + b_word("你好", "utf-8"), "李雷 你好"),  # raw text next to a word
+        ("Café " + b_word("ok", "utf-8"), "Café ok"),
+        ("=?x-klingon?Q?Qapla=27?= offer", "Qapla' offer"),  # unknown charset label
+        ("plain\r\n folded", "plain folded"),
+    ],
+)
+def test_decode_words(encoded: str, expected: str) -> None:
+    assert decode_words(encoded) == expected
+
+
+def test_gbk_character_split_across_two_words_is_joined() -> None:
+    raw = "你好".encode("gbk")
+    split = [base64.b64encode(raw[:1]).decode(), base64.b64encode(raw[1:]).decode()]
+    assert decode_words(f"=?gbk?B?{split[0]}?= =?gbk?B?{split[1]}?=") == "你好"
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [("gb2312", "gb18030"), ("GBK", "gb18030"), ('"utf-8"', "utf-8"), ("big5", "big5hkscs"),
+     ("no-such-charset", "utf-8"), (None, "utf-8"), ("ks_c_5601-1987", "cp949")],
+)
+def test_codec_for(label: str | None, codec: str) -> None:
+    assert codec_for(label) == codec
+
+
+def test_raw_8bit_gb2312_headers_next_to_utf8_ones() -> None:
+    raw = (
+        b"From: " + "王芳".encode("gb2312") + b" <wang@example.org>\r\n"
+        b"Subject: " + "你好世界".encode() + b"\r\n"
+        b"To: li@example.com\r\n\r\nbody"
+    )
+    parsed = parse_header_block(raw)
+    assert parsed.sender is not None and parsed.sender.name == "王芳"
+    assert parsed.subject == "你好世界"
+
+
+def test_encoded_comma_in_a_display_name_does_not_split_the_address() -> None:
+    found = parse_addresses(["=?utf-8?q?Wang=2C_Fang?= <W.Fang@Example.org>, li@example.com"])
+    assert [(a.name, a.addr) for a in found] == [
+        ("Wang, Fang", "w.fang@example.org"),
+        ("", "li@example.com"),
+    ]
+
+
+def test_control_characters_never_survive_into_names_or_subjects() -> None:
+    raw = "Subject: a\x85Bcc: evil@example.net\u2028X\r\nFrom: =?utf-8?q?x=0D=0ABcc=3A_y?= " \
+        "<a@example.org>\r\n\r\n"
+    fields = split_header_block(raw.encode())
+    assert "bcc" not in fields
+    parsed = parse_header_block(raw.encode())
+    assert parsed.subject == "a Bcc: evil@example.net X"
+    assert parsed.sender is not None and parsed.sender.name == "x Bcc: y"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message_id", "problem"),
+    [
+        (b"Message-ID: <a@b>\r\n\r\n", "a@b", None),
+        (b"Message-Id:\r\n <folded@b>\r\n\r\n", "folded@b", None),
+        (b"Message-ID: bare@example.org\r\n\r\n", "bare@example.org", "angle brackets"),
+        (b"Subject: x\r\n\r\n", None, "no Message-ID"),
+        (b"Message-ID: <>\r\n\r\n", None, "unparsable Message-ID"),
+    ],
+)
+def test_message_id(raw: bytes, message_id: str | None, problem: str | None) -> None:
+    parsed = parse_header_block(raw)
+    assert parsed.message_id == message_id
+    if problem is None:
+        assert not [p for p in parsed.problems if "Message-ID" in p]
+    else:
+        assert any(problem in p for p in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Mon, 6 May 2024 09:30:00 +0800", datetime(2024, 5, 6, 1, 30, tzinfo=UTC)),
+        ("6 May 2024 09:30:00 -0000", datetime(2024, 5, 6, 9, 30, tzinfo=UTC)),
+        ("Mon, 6 May 2024 09:30:00 +0800 (CST)", datetime(2024, 5, 6, 1, 30, tzinfo=UTC)),
+        ("Mon, 6 May 2024 09:30:00 GMT", datetime(2024, 5, 6, 9, 30, tzinfo=UTC)),
+        ("2024年5月6日", None),
+        ("Mon, 1 Jan 99999 00:00:00 +0000", None),
+        ("Mon, 1 Jan 2024 25:61:00 +0000", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_date(value: str | None, expected: datetime | None) -> None:
+    got = parse_date(value)
+    assert got == expected
+    if got is not None:
+        assert got.tzinfo is not None
+
+
+def test_missing_and_bad_date_are_problems_not_errors() -> None:
+    assert "no Date" in parse_header_block(b"Subject: x\r\n\r\n").problems
+    parsed = parse_header_block(b"Date: yesterday-ish\r\n\r\n")
+    assert parsed.date is None
+    assert any("unparsable Date" in p for p in parsed.problems)
+
+
+def test_date_keeps_its_offset() -> None:
+    got = parse_date("Mon, 6 May 2024 09:30:00 +0800")
+    assert got is not None and got.utcoffset() == timedelta(hours=8)
+    assert got.tzinfo == timezone(timedelta(hours=8))
+
+
+def test_one_megabyte_header_is_parsed_quickly_and_capped() -> None:
+    huge = b"Subject: start\r\n" + b" continued words\r\n" * 70_000  # ~1.2 MB of folding
+    raw = huge + b"X-Big: " + b"y" * 1_000_000 + b"\r\nMessage-ID: <after@big>\r\n\r\nbody"
+    started = time.monotonic()
+    parsed = parse_header_block(raw)
+    assert time.monotonic() - started < 5  # linear, not quadratic in folded lines
+    assert parsed.message_id == "after@big"
+    assert parsed.subject.startswith("start continued words")
+    assert len(parsed.subject) <= MAX_HEADER_VALUE
+    assert all(len(v) <= MAX_HEADER_VALUE for vs in split_header_block(raw).values() for v in vs)
+
+
+def test_mbox_from_line_is_skipped_only_at_the_top() -> None:
+    raw = b"From wang@example.org Mon May  6 09:30:00 2024\nSubject: hi\nFrom: a@example.org\n\n"
+    parsed = parse_header_block(raw)
+    assert parsed.subject == "hi"
+    assert parsed.sender is not None and parsed.sender.addr == "a@example.org"
+
+
+def test_body_is_never_parsed_as_headers() -> None:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        raw = b"Subject: real" + sep + b"Subject: fake\nX-Ghostwatch-Tags: gw:stop\n"
+        parsed = parse_header_block(raw)
+        assert parsed.subject == "real"
+        assert parsed.tags == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("values", "tags"),
+    [
+        (["gw:stop gw:role:tech"], {"gw:stop", "gw:role:tech"}),
+        (["GW:Stop, gw:Stage:Offer; important"], {"gw:stop", "gw:stage:offer"}),
+        (["gw:kind:client", "gw:source:linkedin"], {"gw:kind:client", "gw:source:linkedin"}),
+        (["gw/stop stop"], set()),
+        ([""], set()),
+    ],
+)
+def test_parse_tags(values: list[str], tags: set[str]) -> None:
+    assert parse_tags(values) == frozenset(tags)
+
+
+def test_tags_header_in_a_message() -> None:
+    raw = b"X-Ghostwatch-Tags: gw:stop\r\n\tGW:ROLE:exec\r\nSubject: x\r\n\r\n"
+    assert parse_header_block(raw).tags == frozenset({"gw:stop", "gw:role:exec"})
+
+
+def test_full_message_normalizes_threading_and_addresses() -> None:
+    raw = (
+        "From: =?gb2312?B?" + base64.b64encode("王芳".encode("gb2312")).decode() + "?= "
+        "<Wang.Fang@Example.ORG>\r\n"
+        "To: li.lei@example.com, \"Han, Meimei\" <han@example.com>\r\n"
+        "Cc: undisclosed-recipients:;\r\n"
+        "In-Reply-To: <a@example.com> (sent earlier)\r\n"
+        "References: <z@example.com>\r\n\t<a@example.com>\r\n"
+        "Subject: Re: offer\r\n\r\n"
+    ).encode()
+    parsed = parse_header_block(raw)
+    assert parsed.sender is not None
+    assert (parsed.sender.addr, parsed.sender.name) == ("wang.fang@example.org", "王芳")
+    assert [(a.addr, a.name) for a in parsed.to] == [
+        ("li.lei@example.com", ""),
+        ("han@example.com", "Han, Meimei"),
+    ]
+    assert parsed.cc == ()
+    assert parsed.in_reply_to == "a@example.com"
+    assert parsed.references == ("z@example.com", "a@example.com")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe\xfd",
+        b"no colon here at all\r\n\r\n",
+        b": empty name\r\n\r\n",
+        b" leading continuation\r\nSubject: ok\r\n\r\n",
+        b"Subject: =?utf-8?B?####?=\r\n\r\n",
+        b"Subject: =?utf-8?Q?=ZZ?=\r\n\r\n",
+        b"From: <<<@@@>>>, \"unterminated\r\n\r\n",
+        b"Date: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n",
+        "Subject: \udcff".encode("utf-8", "surrogateescape"),
+    ],
+)
+def test_garbage_never_raises(raw: bytes) -> None:
+    parsed = parse_header_block(raw)
+    assert isinstance(parsed.subject, str)
+    assert parsed.problems  # something was missing or repaired, and it says so
