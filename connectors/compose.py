@@ -149,7 +149,7 @@ def build_draft(spec: DraftSpec, *, now: datetime | None = None) -> bytes:
     msg.set_raw("From", _address_list("From", (spec.sender,)))
     msg.set_raw("To", _address_list("To", spec.to))
     msg.set_raw("Subject", _subject(clean_header_text(spec.subject)))
-    msg.set_raw("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC)))
+    msg.set_raw("Date", format_datetime((now or spec.date or datetime.now(UTC)).astimezone(UTC)))
     msg.set_raw("Message-ID", own_id)
     parent = _msgid(spec.in_reply_to)
     if parent:

@@ -19,6 +19,9 @@ from connectors.model import Address
 
 MAX_HEADER_VALUE = 16_384  # longer values are cut: nobody's subject needs more
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_SIMPLE_MAILBOX = re.compile(
+    r'\s*(?:([^"(),;:\\<>@\[\]]*?)\s*<([^<>\s"(),;:@]+@[^<>\s"(),;:@]+)>|([^<>\s"(),;:@]+@[^<>\s"(),;:@]+))\s*'
+)
 _BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
 _TAG_SPLIT = re.compile(r"[\s,;]+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -169,10 +172,15 @@ def parse_addresses(values: list[str]) -> tuple[Address, ...]:
     # Split first, decode names after: an encoded name may hide a comma
     # ("=?utf-8?q?Wang=2C_Fang?=") that must not split the list.
     result: list[Address] = []
-    for name, addr in email.utils.getaddresses(values):
+    simple = [_SIMPLE_MAILBOX.fullmatch(v) for v in values]
+    if all(simple):  # the common single "Name <addr>": skip the slow stdlib parser
+        pairs = [(m.group(1) or "", m.group(2) or m.group(3)) for m in simple if m]
+    else:
+        pairs = email.utils.getaddresses(values)
+    for name, addr in pairs:
         addr = addr.strip()
-        if "@" not in addr:
-            continue
+        if "@" not in addr or any(c.isspace() for c in addr):
+            continue  # no usable mailbox ("Na.me w@x.org" is not one address)
         result.append(Address(addr=addr, name=clean_text(decode_words(name))))
     return tuple(result)
 

@@ -142,6 +142,7 @@ class DraftSpec:
     references: tuple[str, ...]
     reply_to_ref: str | None = None
     provider_thread_id: str | None = None
+    date: datetime | None = None  # the Date header; the daemon's clock, which --now may set
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     due = written = 0
     for account in app.accounts(args.account):
         report = run_cycle(app, account, now, dry_run=args.dry_run)
-        due += len(report.due)
+        due += report.due_count
         if args.dry_run:
             for d, step, body in report.previews:
                 print_draft(d, step, body, tz, prefix=f"[{account.name}] would write ")
@@ -189,7 +189,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     ]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
     if args.json:
-        print_json(status_json(decisions))
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone)))
     else:
         print_status(decisions, ZoneInfo(app.config.policy.timezone))
     return 0

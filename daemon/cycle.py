@@ -33,6 +33,7 @@ class CycleReport:
     decisions: list[Decision] = field(default_factory=list)
     outbox: OutboxReport = field(default_factory=OutboxReport)
     previews: list[tuple[Decision, int, str]] = field(default_factory=list)  # dry run
+    due_count: int = 0  # follow-ups that were due when the cycle decided
 
     @property
     def due(self) -> list[Decision]:
@@ -123,6 +124,7 @@ def run_cycle(
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
         report.decisions = decide(app.store, account.name, policy, now)
+        report.due_count = len(report.due)
         if dry_run or sink is None:
             for d in report.due:
                 step = d.next.step or 0
@@ -153,7 +155,9 @@ def run_cycle(
         report.outbox.cancelled += withdrawn.cancelled
         if report.outbox.written or report.outbox.cancelled:
             _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
-            report.decisions = decide(app.store, account.name, policy, now)
+            first = {d.sequence_id: d for d in report.decisions}
+            first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
+            report.decisions = list(first.values())
     return report
 
 

@@ -326,8 +326,8 @@ def build_spec(
         contact_name=d.facts.contact_name,
         consultant_name=author.display_name,
         consultant_signature=author.display_name,
-        role=tags.get("role") or "",
-        company="",
+        role=None,  # the role tag is a category (tech, exec), not the job title
+        company=None,
         original_subject=d.facts.subject,
         stage=tags.get("stage") or "",
         days_silent=max(0, (now - rec.started_at).days),
@@ -347,6 +347,7 @@ def build_spec(
         references=tuple(references[-20:]),
         reply_to_ref=last.ref if last is not None else None,
         provider_thread_id=last.provider_thread_id if last is not None else None,
+        date=now,
     )
     return spec, body
 

@@ -20,7 +20,12 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def status_json(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset."""
+
+    def iso(t: datetime | None) -> str | None:
+        return t.astimezone(tz).isoformat() if t else None
+
     out = []
     for d in decisions:
         rec = d.run.record
@@ -63,7 +68,8 @@ def _next(d: Decision, tz: ZoneInfo) -> str:
     return d.run.record.outcome_reason[:40]
 
 
-def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO = sys.stdout) -> None:
+def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if not decisions:
         print("No sequences. Nothing is waiting for an answer.", file=out)
         return
@@ -98,7 +104,8 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def print_json(data: object, out: TextIO = sys.stdout) -> None:
+def print_json(data: object, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     json.dump(data, out, ensure_ascii=False, indent=2)
     out.write("\n")
 
@@ -107,8 +114,9 @@ def print_explain(
     decisions: Sequence[Decision],
     messages: Sequence[MsgView],
     tz: ZoneInfo,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
+    out = out or sys.stdout
     first = decisions[0]
     f = first.facts
     print(f"Thread {first.thread_id}: {f.subject}", file=out)
@@ -173,10 +181,11 @@ def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
 
 
 def print_draft(
-    d: Decision, step: int, body: str, tz: ZoneInfo, out: TextIO = sys.stdout, prefix: str = ""
+    d: Decision, step: int, body: str, tz: ZoneInfo, out: TextIO | None = None, prefix: str = ""
 ) -> None:
     from connectors.compose import reply_subject
 
+    out = out or sys.stdout
     due = next((i.due for i in d.run.due if isinstance(i, WriteDraft)), None)
     name = d.facts.contact_name
     to = f"{name} <{d.facts.contact}>" if name else d.facts.contact

@@ -349,8 +349,13 @@ def _step_template(names: list[str], locale: str, kind: str, step: int) -> str:
             match = _STEP_FILE.fullmatch(file)
             if folder == f"{loc}/{kind}" and match:
                 steps.append(int(match.group(1)))
-        usable = [s for s in steps if 1 <= s <= step]
-        if usable:
+        if step in steps:
+            return f"{loc}/{kind}/step{step}.txt.j2"
+        # Beyond the standard playbook the last closing note is the right tone; a gap
+        # inside it is an unfinished locale, and another step's text would be the
+        # wrong tone (a check-in instead of a closing note), so try the next locale.
+        usable = [s for s in steps if s < step]
+        if step > len(SHIPPED_STEPS) and usable:
             return f"{loc}/{kind}/step{max(usable)}.txt.j2"
     raise TemplateNotFound(
         f"{locale}/{kind}/step{step}.txt.j2",
@@ -407,7 +412,8 @@ def _render(env: Environment, name: str, v: DraftVars) -> str:
 
 
 def _split_reminder(text: str) -> tuple[str, str]:
-    summary, _, description = text.strip("\n").partition("\n")
+    """(first line, the rest); `_finish` already dropped leading blank lines."""
+    summary, _, description = text.partition("\n")
     return _clean_line(summary), description.strip("\n") + "\n" if description.strip() else ""
 
 
@@ -422,7 +428,8 @@ def render_step(
     """The plain-text body of follow-up `step` for a `kind` contact.
 
     `kind` and `step` override the fields of `vars`. A locale without the
-    template falls back to English; a step beyond the last file uses the last.
+    template falls back to English; a step beyond the standard three uses the
+    locale's highest step file.
     Raises jinja2.TemplateError subclasses (TemplateNotFound, UndefinedError,
     SecurityError, TemplateSyntaxError) and ValueError for an unusable name.
     """

@@ -268,6 +268,7 @@ class _Scan:
         except FileNotFoundError:
             return None, False
         except OSError as exc:
+            log.warning("maildir: cannot read %s: %s", item.path, exc.strerror)
             state.known[item.unique] = cur.Entry(item.letters, "", "")
             return Skipped(ref, item.folder.name, f"unreadable: {exc.strerror}"), True
         fp = cur.fingerprint(st.st_size, st.st_mtime_ns)

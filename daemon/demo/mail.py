@@ -80,6 +80,7 @@ def create(root: Path) -> None:
 
 WANG = ("王芳", "wang.fang@candidate.example")
 EMMA = ("Emma Clarke", "emma.clarke@mail.example")
+MICHAEL = ("Michael Chen", "michael.chen@fintech.example")
 ZHANG = ("张伟", "zhang.wei@corp.example")
 LIU = ("刘洋", "liu.yang@old-company.example")
 HR = ("陈静", "chen.jing@client.example")
@@ -87,7 +88,9 @@ HR = ("陈静", "chen.jing@client.example")
 OUTREACH = [
     Mail("Sent", ME, WANG, "高级Go工程师机会 - 某头部短视频公司", "王芳您好，...（职位介绍）", at(0, 9, 30), "o1@hunter.example",
          tags="gw:role:tech gw:source:linkedin"),
-    Mail("Sent", ME, EMMA, "VP Engineering search - fintech scale-up", "Hi Emma, ... (the role)", at(0, 10, 15), "o2@hunter.example",
+    Mail("Sent", ME, EMMA, "Staff engineer, payments platform", "Hi Emma, ... (the role)", at(0, 10, 15), "o2@hunter.example",
+         tags="gw:role:tech gw:source:referral"),
+    Mail("Sent", ME, MICHAEL, "CTO search - fintech scale-up", "Dear Michael, ... (the mandate)", at(0, 10, 45), "o7@hunter.example",
          tags="gw:role:exec gw:source:referral"),
     Mail("Sent", ME, ZHANG, "Offer 确认：数据平台负责人", "张伟您好，offer 细节如下……", at(0, 11, 0), "o3@hunter.example"),
     Mail("Sent", ME, LIU, "产品总监职位交流", "刘洋您好，……", at(0, 14, 0), "o4@hunter.example"),
@@ -121,7 +124,7 @@ def bounce_for_liu() -> Mail:
 
 
 EMMA_REPLY = Mail(
-    "", EMMA, ME, "Re: VP Engineering search - fintech scale-up",
+    "", EMMA, ME, "Re: Staff engineer, payments platform",
     "Hi Li Lei, thanks for reaching out - happy to talk on Thursday.", at(1, 15, 20), "r1@mail.example",
     in_reply_to="o2@hunter.example",
 )  # fmt: skip

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -60,18 +61,20 @@ path = "{root}/Mail"
 class Scene:
     now: datetime
     title: str
-    before: Callable[[Path], str | None] | None = None
+    before: Callable[[Path, datetime], str | None] | None = None
 
 
-def approve(contact: str) -> Callable[[Path], str | None]:
-    """What sending from the mail client does: the draft moves to Sent."""
+def approve(contact: str) -> Callable[[Path, datetime], str | None]:
+    """What sending from the mail client does: the draft, dated now, moves to Sent."""
 
-    def act(root: Path) -> str | None:
+    def act(root: Path, when: datetime) -> str | None:
         box = mailbox.Maildir(root / "Mail", create=False)
         drafts, sent = box.get_folder("Drafts"), box.get_folder("Sent")
         for key, msg in drafts.items():
             if msg.get("X-Ghostwatch-Key") and contact in (msg.get("To") or ""):
                 sent_msg = mailbox.MaildirMessage(msg)
+                del sent_msg["Date"]
+                sent_msg["Date"] = format_datetime(when)
                 sent_msg.set_flags("S")
                 sent_msg.set_subdir("cur")
                 sent.add(sent_msg)
@@ -82,8 +85,8 @@ def approve(contact: str) -> Callable[[Path], str | None]:
     return act
 
 
-def arrive(letter: sample.Mail, note: str) -> Callable[[Path], str | None]:
-    def act(root: Path) -> str | None:
+def arrive(letter: sample.Mail, note: str) -> Callable[[Path, datetime], str | None]:
+    def act(root: Path, when: datetime) -> str | None:
         sample.deliver(root / "Mail", letter)
         return note
 
@@ -92,9 +95,9 @@ def arrive(letter: sample.Mail, note: str) -> Callable[[Path], str | None]:
 
 SCENES = [
     Scene(
-        sample.at(0, 18), "Monday 18:00 - six mails went out today; ghostwatch reads the mailbox"
+        sample.at(0, 18), "Monday 18:00 - seven mails went out today; ghostwatch reads the mailbox"
     ),
-    Scene(sample.at(1, 10), "Tuesday 10:00 - one business day of silence (T+1)"),
+    Scene(sample.at(1, 11), "Tuesday 11:00 - one business day of silence (T+1)"),
     Scene(
         sample.at(1, 16),
         "Tuesday 16:00 - Emma answers",
@@ -102,7 +105,11 @@ SCENES = [
     ),
     Scene(sample.at(2, 9, 30), "Wednesday 09:30 - you approve a draft", approve(sample.WANG[1])),
     Scene(sample.at(4, 10), "Thursday 10:00 - T+3: restate the opportunity, and call"),
-    Scene(sample.at(4, 11), "Thursday 11:00 - you send it", approve(sample.WANG[1])),
+    Scene(
+        sample.at(4, 11),
+        "Thursday 11:00 - you send it; the CTO search runs on the exec cadence (3bd, 10bd, 20bd)",
+        approve(sample.WANG[1]),
+    ),
     Scene(sample.at(8, 10), "Next Tuesday 10:00 - T+6: the closing note", approve(sample.HR[1])),
     Scene(sample.at(8, 11), "Tuesday 11:00 - you send the closing note", approve(sample.WANG[1])),
     Scene(sample.at(11, 12), "Friday 12:00 - three business days after the last step"),
@@ -130,7 +137,7 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
     for scene in SCENES:
         print(f"== {scene.title}", file=out)
         if scene.before:
-            note = scene.before(root)
+            note = scene.before(root, scene.now)
             if note:
                 print(f"   {note}", file=out)
         report = run_cycle(app, account, scene.now, show_progress=False)

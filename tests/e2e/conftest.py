@@ -6,6 +6,8 @@ import json
 import mailbox
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -70,12 +72,14 @@ class Desk:
     def drafts(self) -> list[mailbox.MaildirMessage]:
         return list(self.folder("Drafts").values())
 
-    def send_draft(self, contact: str, edit: Callable[[str], str] | None = None) -> None:
-        """What pressing send in a mail client does: the draft moves to Sent."""
+    def send_draft(self, contact: str, at: str) -> None:
+        """What pressing send in a mail client does: Date set, the draft moves to Sent."""
         drafts, sent = self.folder("Drafts"), self.folder("Sent")
         for key, msg in drafts.items():
             if contact in (msg.get("To") or ""):
                 copy = mailbox.MaildirMessage(msg)
+                del copy["Date"]
+                copy["Date"] = format_datetime(datetime.fromisoformat(at))
                 copy.set_flags("S")
                 sent.add(copy)
                 drafts.remove(key)

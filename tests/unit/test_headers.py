@@ -153,13 +153,13 @@ def test_date_keeps_its_offset() -> None:
 
 
 def test_one_megabyte_header_is_parsed_quickly_and_capped() -> None:
-    huge = b"Subject: start\r\n" + b" continued words\r\n" * 70_000  # ~1.2 MB of folding
+    huge = b"Subject: start\r\n" + b" ab\r\n" * 250_000  # ~1.2 MB of short folded lines
     raw = huge + b"X-Big: " + b"y" * 1_000_000 + b"\r\nMessage-ID: <after@big>\r\n\r\nbody"
     started = time.monotonic()
     parsed = parse_header_block(raw)
     assert time.monotonic() - started < 5  # linear, not quadratic in folded lines
     assert parsed.message_id == "after@big"
-    assert parsed.subject.startswith("start continued words")
+    assert parsed.subject.startswith("start ab ab")
     assert len(parsed.subject) <= MAX_HEADER_VALUE
     assert all(len(v) <= MAX_HEADER_VALUE for vs in split_header_block(raw).values() for v in vs)
 

@@ -102,6 +102,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_controls_thread_id"), ["thread_id"], unique=False)
 
     op.create_table(
+        "drafts",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("sequence_id", sa.String(length=40), nullable=False),
+        sa.Column("thread_id", sa.Integer(), nullable=True),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("due_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("message_id", sa.String(length=300), nullable=False),
+        sa.Column("ref", sa.String(length=1024), nullable=True),
+        sa.Column("content_hash", sa.String(length=80), nullable=True),
+        sa.Column("created_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("written_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("edited", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_drafts_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_drafts_thread_id_threads"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_drafts")),
+    )
+    with op.batch_alter_table("drafts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_drafts_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_drafts_sequence_id"), ["sequence_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_drafts_state"), ["state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_drafts_thread_id"), ["thread_id"], unique=False)
+
+    op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -132,6 +171,7 @@ def upgrade() -> None:
         sa.Column("gw_key", sa.String(length=200), nullable=True),
         sa.Column("thread_id", sa.Integer(), nullable=True),
         sa.Column("gone", sa.Boolean(), nullable=False),
+        sa.Column("gone_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("seen_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -271,6 +311,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_messages_account_msgid")
 
     op.drop_table("messages")
+    with op.batch_alter_table("drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_drafts_thread_id"))
+        batch_op.drop_index(batch_op.f("ix_drafts_state"))
+        batch_op.drop_index(batch_op.f("ix_drafts_sequence_id"))
+        batch_op.drop_index(batch_op.f("ix_drafts_account_id"))
+
+    op.drop_table("drafts")
     with op.batch_alter_table("controls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_controls_thread_id"))
         batch_op.drop_index(batch_op.f("ix_controls_account_id"))

@@ -1,0 +1,148 @@
+"""The IMAP cursor: per-folder sync state packed into one opaque JSON string.
+
+Format (version 1), one entry per watched folder, keyed by decoded folder name:
+
+    {"v": 1, "folders": {"INBOX": {
+        "uv": 1795434903,        # UIDVALIDITY the rest is valid for
+        "next": 42,              # every UID below this has been handled
+        "modseq": 1234,          # HIGHESTMODSEQ seen before the last fetch (0: no CONDSTORE)
+        "uids": "1:17,19,23:41", # UIDs known to exist, compact (expunge detection)
+        "flags": {"\\\\Seen gw:stop": "3,7"},   # only without CONDSTORE: non-empty flag sets
+        "since": "2024-01-01"    # only while a first scan is unfinished
+    }}}
+
+Everything a batch carries is already reflected here, nothing more, so a crash
+after any batch resumes without loss and without duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from connectors.errors import CursorExpired
+
+VERSION = 1
+
+
+def compact(uids: Iterable[int]) -> str:
+    """[1, 2, 3, 7] -> "1:3,7" (the IMAP sequence-set syntax)."""
+    parts: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def expand(uid_set: str) -> set[int]:
+    """"1:3,7" -> {1, 2, 3, 7}; raises ValueError on anything else."""
+    result: set[int] = set()
+    for part in filter(None, uid_set.split(",")):
+        low, sep, high = part.partition(":")
+        if sep:
+            a, b = sorted((int(low), int(high)))
+            result.update(range(a, b + 1))
+        else:
+            result.add(int(low))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    uidvalidity: int
+    uidnext: int
+    modseq: int = 0
+    uids: frozenset[int] = frozenset()
+    flags: dict[str, frozenset[int]] | None = None  # flag-set key -> UIDs; None with CONDSTORE
+    since: date | None = None
+
+    def with_changes(self, **kwargs: object) -> FolderState:
+        return replace(self, **kwargs)  # type: ignore[arg-type]
+
+    def flags_of(self) -> dict[int, str]:
+        """UID -> flag-set key for the non-CONDSTORE diff ("" when no flags)."""
+        result = dict.fromkeys(self.uids, "")
+        for key, uids in (self.flags or {}).items():
+            for uid in uids:
+                result[uid] = key
+        return result
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "uv": self.uidvalidity,
+            "next": self.uidnext,
+            "modseq": self.modseq,
+            "uids": compact(self.uids),
+        }
+        if self.flags is not None:
+            out["flags"] = {k: compact(v) for k, v in sorted(self.flags.items()) if v and k}
+        if self.since is not None:
+            out["since"] = self.since.isoformat()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> FolderState:
+        flags = data.get("flags")
+        since = data.get("since")
+        return cls(
+            uidvalidity=int(data["uv"]),  # type: ignore[call-overload]
+            uidnext=int(data["next"]),  # type: ignore[call-overload]
+            modseq=int(data.get("modseq") or 0),  # type: ignore[call-overload]
+            uids=frozenset(expand(str(data.get("uids") or ""))),
+            flags=(
+                {str(k): frozenset(expand(str(v))) for k, v in flags.items()}
+                if isinstance(flags, dict)
+                else None
+            ),
+            since=date.fromisoformat(since) if isinstance(since, str) else None,
+        )
+
+
+def flag_groups(flags_by_uid: dict[int, str]) -> dict[str, frozenset[int]]:
+    groups: dict[str, set[int]] = {}
+    for uid, key in flags_by_uid.items():
+        if key:
+            groups.setdefault(key, set()).add(uid)
+    return {k: frozenset(v) for k, v in groups.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    folders: dict[str, FolderState] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        payload = {
+            "v": VERSION,
+            "folders": {name: st.to_json() for name, st in sorted(self.folders.items())},
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> Cursor:
+        if not text:
+            return cls()
+        try:
+            payload = json.loads(text)
+            if payload.get("v") != VERSION:
+                raise ValueError(f"version {payload.get('v')!r}")
+            folders = {str(n): FolderState.from_json(s) for n, s in payload["folders"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CursorExpired(
+                f"the stored IMAP cursor is unreadable ({type(exc).__name__}); a rescan is needed"
+            ) from None
+        return cls(folders)
+
+    def with_folder(self, name: str, state: FolderState | None) -> Cursor:
+        folders = dict(self.folders)
+        if state is None:
+            folders.pop(name, None)
+        else:
+            folders[name] = state
+        return Cursor(folders)

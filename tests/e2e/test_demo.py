@@ -1,0 +1,26 @@
+"""`ghostwatch demo` tells the whole story offline."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from daemon.demo import run_demo
+
+
+def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_demo(tmp_path, out) == 0
+    story = out.getvalue()
+    assert "wrote to Drafts: draft step 1" in story
+    assert "withdrew the untouched draft" in story  # Emma answered while her draft waited
+    assert "liu.yang@old-company.example: undeliverable" in story
+    assert "wang.fang@candidate.example: ghosted" in story
+    assert "calendar reminder (call)" in story
+    assert "news@linkedin.example" not in story  # newsletters never start a sequence
+    assert "boss@hunter.example" not in story  # nor do colleagues
+    assert (tmp_path / "Mail" / ".Drafts").is_dir()
+    # Running it again starts from a clean slate rather than piling up drafts.
+    again = io.StringIO()
+    assert run_demo(tmp_path, again) == 0
+    assert again.getvalue().count("wrote to Drafts") == story.count("wrote to Drafts")
