@@ -22,7 +22,9 @@ from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound
+from daemon.outbox import drafts_of
 from daemon.present import print_draft, print_explain, print_json, print_status, status_json
+from daemon.render import check_templates
 from daemon.timeline import dedupe
 
 log = logging.getLogger("ghostwatch")
@@ -58,6 +60,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     problems: list[str] = []
     print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
+    locales = sorted({a.locale for a in config.accounts})
+    template_problems = check_templates(locales, config.daemon.templates_dir)
+    problems += [f"template {p}" for p in template_problems]
+    if not template_problems:
+        print(f"templates ({', '.join(locales)}): ok")
     try:
         app = open_app(config)
         print(f"database {mask_url(config.daemon.database)}: ok")
@@ -218,12 +225,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     account = app.config.account(name)
     with app.store.reader() as s:
         decisions = evaluate(s, name, app.policy(account), now, [tid])
-        views = dedupe(
-            to_view(m) for m in s.scalars(select(Message).where(Message.thread_id == tid))
-        )
+        rows = s.scalars(select(Message).where(Message.thread_id == tid))
+        views = dedupe(to_view(m) for m in rows)
+        drafts = drafts_of(s, [d.sequence_id for d in decisions])
     if not decisions:
         raise NotFound(f"thread {tid} is not followed up (no outreach to an external contact)")
-    print_explain(decisions, views, ZoneInfo(app.config.policy.timezone))
+    print_explain(decisions, views, ZoneInfo(app.config.policy.timezone), drafts=drafts)
     return 0
 
 

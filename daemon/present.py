@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from daemon.db.tables import Draft
 from daemon.decide import Decision
 from daemon.timeline import MsgView
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
@@ -115,6 +116,7 @@ def print_explain(
     messages: Sequence[MsgView],
     tz: ZoneInfo,
     out: TextIO | None = None,
+    drafts: Sequence[Draft] = (),
 ) -> None:
     out = out or sys.stdout
     first = decisions[0]
@@ -162,6 +164,9 @@ def print_explain(
                 print(f"        {t}", file=out)
         if rec.red_flags:
             print(f"  red flags: {', '.join(rec.red_flags)}", file=out)
+        mine = sorted((x for x in drafts if x.sequence_id == d.sequence_id), key=lambda x: x.step)
+        for dr in mine:
+            print(f"  draft {dr.key}: {_draft_fate(dr, tz)}", file=out)
 
 
 def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
@@ -197,3 +202,26 @@ def print_draft(
     for intent in d.run.due:
         if isinstance(intent, WriteReminder):
             print(f"    + calendar reminder ({intent.kind}) at {_local(intent.at, tz)}", file=out)
+
+
+_FATE = {
+    "intent": "about to be written",
+    "written": "waiting in Drafts",
+    "sent": "sent by you",
+    "deleted": "deleted unsent",
+    "withdrawn": "withdrawn by ghostwatch (untouched when the sequence ended)",
+    "kept_edited": "left in Drafts: you edited it after the sequence ended",
+    "cancelled": "not written: the thread changed first",
+    "failed": "not written yet",
+}
+
+
+def _draft_fate(dr: Draft, tz: ZoneInfo) -> str:
+    fate = _FATE.get(dr.state, dr.state)
+    where = f" (ref {dr.ref})" if dr.ref and dr.state == "written" else ""
+    edited = " - edited by you" if dr.edited and dr.state == "written" else ""
+    when = f", written {_local(dr.written_at, tz)}" if dr.written_at else ""
+    error = ""
+    if dr.last_error:
+        error = f"; last error: {dr.last_error}, next try {_local(dr.next_attempt_at, tz)}"
+    return f"{fate}{where}{edited}{when}{error}"

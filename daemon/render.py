@@ -12,8 +12,10 @@ A body never contains the subject: the sink always writes ``Re: <original>``.
 Template variables (all strings are plain text, never evaluated as template code):
 
 =======================  ===============================================================
-``salutation``           opening line, always set: zh-CN "王芳，您好" / "您好",
-                         en "Hi Fang," / "Hello," (see `salutation`)
+``salutation``           opening line, always set: zh-* "王芳，您好" / "您好",
+                         other locales "Hi Fang," / "Hello," (see `salutation`;
+                         a template of another language writes its own from
+                         contact_name)
 ``contact_name``         the contact's display name as decoded                [optional]
 ``contact_address``      the contact's mail address                            [optional]
 ``contact_phone``        the contact's phone number, when one is known         [optional]
@@ -378,14 +380,24 @@ def _reminder_template(names: list[str], locale: str, reminder_kind: str) -> str
 # Context
 # ---------------------------------------------------------------------------
 
-_OPTIONAL_LINES = ("contact_name", "contact_address", "contact_phone", "consultant_name")
-_OPTIONAL_TEXT = ("role", "company", "original_subject", "stage", "salary_report")
+# Optional one-line values; the signature is the only value allowed to span lines.
+_ONE_LINE = (
+    "contact_name",
+    "contact_address",
+    "contact_phone",
+    "consultant_name",
+    "role",
+    "company",
+    "original_subject",
+    "stage",
+    "salary_report",
+)
 _STAGE_SEPARATORS = re.compile(r"[\s_]+")
 
 
 def _context(v: DraftVars, locale: str) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
-    for name in (*_OPTIONAL_LINES, *_OPTIONAL_TEXT):
+    for name in _ONE_LINE:
         text = _clean_line(str(getattr(v, name) or ""))
         if name == "stage":
             text = _STAGE_SEPARATORS.sub("-", text.casefold())
@@ -414,7 +426,8 @@ def _render(env: Environment, name: str, v: DraftVars) -> str:
 def _split_reminder(text: str) -> tuple[str, str]:
     """(first line, the rest); `_finish` already dropped leading blank lines."""
     summary, _, description = text.partition("\n")
-    return _clean_line(summary), description.strip("\n") + "\n" if description.strip() else ""
+    description = description.strip("\n")
+    return _clean_line(summary), (description + "\n" if description else "")
 
 
 # ---------------------------------------------------------------------------

@@ -237,7 +237,9 @@ class Draft(Base):
     __tablename__ = "drafts"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # <sequence-id>.<step>
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     sequence_id: Mapped[str] = mapped_column(String(40), index=True)
     thread_id: Mapped[int | None] = mapped_column(
         ForeignKey("threads.id", ondelete="SET NULL"), index=True

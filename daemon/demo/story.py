@@ -104,9 +104,9 @@ SCENES = [
         arrive(sample.EMMA_REPLY, "Emma Clarke replies: happy to talk on Thursday."),
     ),
     Scene(sample.at(2, 9, 30), "Wednesday 09:30 - you approve a draft", approve(sample.WANG[1])),
-    Scene(sample.at(4, 10), "Thursday 10:00 - T+3: restate the opportunity, and call"),
+    Scene(sample.at(3, 10), "Thursday 10:00 - T+3: restate the opportunity, and call"),
     Scene(
-        sample.at(4, 11),
+        sample.at(3, 11),
         "Thursday 11:00 - you send it; the CTO search runs on the exec cadence (3bd, 10bd, 20bd)",
         approve(sample.WANG[1]),
     ),

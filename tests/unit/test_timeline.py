@@ -123,8 +123,8 @@ def test_stop_tag_anywhere_in_the_thread() -> None:
 
 
 def test_tags_are_read_into_thread_facts() -> None:
-    tagged = msg("o", 2, "out", "li.lei@hunter.example", "wang@cand.example",
-                 tags=frozenset({"gw:role:exec", "gw:source:linkedin", "gw:kind:client"}))  # fmt: skip
+    tags = frozenset({"gw:role:exec", "gw:source:linkedin", "gw:kind:client"})
+    tagged = msg("o", 2, "out", "li.lei@hunter.example", "wang@cand.example", tags=tags)
     tf = facts([tagged], ME)
     assert tf is not None
     assert tf.tags == {"role": "exec", "source": "linkedin", "kind": "client"}
