@@ -235,7 +235,8 @@ class MemoryMailbox:
             return None  # before the lookback window when the first scan began
         if m.created > state.pos(_side(m.folder)):
             return _normalize(m, wanted)
-        return TagsChanged(m.ref, m.folder.name, m.tags, m.flags)
+        tags = m.tags | parse_header_block(m.raw).tags  # same sources as the MailMessage
+        return TagsChanged(m.ref, m.folder.name, tags, m.flags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from connectors.model import Address, DraftRef, DraftSpec
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message
 from daemon.decide import Decision, mask
-from daemon.render import DraftVars, render_step
+from daemon.render import KINDS, DraftVars, render_step
 from daemon.tracker.states import WriteDraft
 
 log = logging.getLogger(__name__)
@@ -333,7 +333,8 @@ def build_spec(
         days_silent=max(0, (now - rec.started_at).days),
         step=step,
         salary_report=d.playbook.salary_report,
-        kind=tags.get("kind") or "candidate",
+        kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
+        contact_address=d.facts.contact,
     )
     body = render_step(author.locale, variables.kind, step, variables, author.templates_dir)
     spec = DraftSpec(

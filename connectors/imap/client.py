@@ -1,0 +1,292 @@
+"""Thin wire wrapper over imapclient: connect safely, count commands, map errors.
+
+Everything protocol-specific that imapclient does not do the way we need lives
+here: UID FETCH over sequence-set ranges (imapclient 4 only takes explicit UID
+lists), VANISHED responses (QRESYNC), and one command counter per folder so the
+cost of a sync can be measured rather than guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import re
+import ssl
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import CapabilityError, LoginError
+from imapclient.response_parser import parse_fetch_response
+
+from connectors.errors import AuthFailed, ConfigProblem, ConnectorError, Transient, Unsupported
+from connectors.imap.folders import ListedFolder
+from connectors.imap.settings import Settings, is_loopback
+
+log = logging.getLogger(__name__)
+
+ACCOUNT = ""  # counter key for commands that belong to no folder (LOGIN, LIST, ID...)
+CLIENT_ID = {"name": "ghostwatch", "vendor": "ghostwatch", "version": "0.1"}
+
+# Response codes that say "try later", not "wrong password" (RFC 5530).
+_TRANSIENT_LOGIN = re.compile(rb"\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT|CONTACTADMIN)\]", re.I)
+
+
+class ConnectionLost(Transient):
+    """The connection dropped or timed out; the caller may reconnect and resume."""
+
+
+class CommandFailed(ConnectorError):
+    """The server answered NO/BAD to a command (folder gone, server bug...)."""
+
+
+def _guard(what: str) -> Any:
+    """Turn socket and protocol failures into our two error kinds, without server text
+    that might echo message content."""
+
+    def wrap(func: Any) -> Any:
+        def call(self: Wire, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(self, *args, **kwargs)
+            except (imaplib.IMAP4.abort, OSError, EOFError) as exc:
+                self.broken = True
+                raise ConnectionLost(f"{what}: connection lost ({type(exc).__name__})") from None
+            except imaplib.IMAP4.error as exc:
+                raise CommandFailed(f"{what}: server refused ({_short(exc)})") from None
+
+        return call
+
+    return wrap
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).replace("\r", " ").replace("\n", " ")[:120]
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.ca_file)
+    if not settings.tls_verify:
+        log.warning("TLS certificate checks are off for %s (tls_verify = false)", settings.host)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Wire:
+    """One logged-in IMAP connection."""
+
+    def __init__(self, client: IMAPClient) -> None:
+        self._client = client
+        self._client.normalise_times = False  # keep INTERNALDATE tz-aware
+        self.counts: Counter[str] = Counter()
+        self.broken = False
+        self.caps: frozenset[str] = frozenset()
+        self.qresync = False
+        self.selected: str | None = None
+
+    # connecting ------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, settings: Settings, password: str) -> Wire:
+        wire = cls(_open_socket(settings))
+        try:
+            wire._login(settings, password)
+        except BaseException:
+            wire.close()
+            raise
+        return wire
+
+    def _login(self, settings: Settings, password: str) -> None:
+        self.counts[ACCOUNT] += 1
+        try:
+            self._client.login(settings.username, password)
+        except LoginError as exc:
+            if _TRANSIENT_LOGIN.search(str(exc).encode()):
+                raise Transient(f"the server cannot log in {settings.username} right now") from None
+            raise AuthFailed(f"the server refused the login for {settings.username}") from None
+        except UnicodeEncodeError:
+            raise AuthFailed("the password has characters IMAP LOGIN cannot carry") from None
+        except (imaplib.IMAP4.abort, OSError) as exc:
+            raise ConnectionLost(f"login: connection lost ({type(exc).__name__})") from None
+        self._after_login()
+
+    @_guard("capabilities")
+    def _after_login(self) -> None:
+        if "CAPABILITY" not in self._client._imap.untagged_responses:
+            self.counts[ACCOUNT] += 1  # the login response did not carry them: one more command
+        self.caps = frozenset(c.decode("ascii", "replace").upper() for c in self._client.capabilities())
+        if "ID" in self.caps:
+            # 163.com/126.com refuse SELECT ("Unsafe Login") until the client names itself.
+            self.counts[ACCOUNT] += 1
+            self._client.id_(CLIENT_ID)
+        if "QRESYNC" in self.caps:
+            self.counts[ACCOUNT] += 1
+            enabled = {e.decode().upper() for e in self._client.enable("QRESYNC")}
+            self.qresync = "QRESYNC" in enabled
+        elif "CONDSTORE" in self.caps:
+            self.counts[ACCOUNT] += 1
+            self._client.enable("CONDSTORE")
+
+    @property
+    def condstore(self) -> bool:
+        return "CONDSTORE" in self.caps or self.qresync
+
+    def close(self) -> None:
+        if self.broken:
+            with contextlib.suppress(Exception):
+                self._client.shutdown()
+            return
+        try:
+            self._client.logout()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._client.shutdown()
+
+    # commands ----------------------------------------------------------------------
+
+    @_guard("LIST")
+    def list_folders(self) -> list[ListedFolder]:
+        self.counts[ACCOUNT] += 1
+        rows = self._client.list_folders()
+        result = []
+        for flags, delimiter, name in rows:
+            delim = delimiter.decode("utf-8", "replace") if isinstance(delimiter, bytes) else None
+            result.append(
+                ListedFolder(
+                    # A folder named "2024" comes back as an int from the parser.
+                    name=name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name),
+                    flags=frozenset(f.decode("ascii", "replace").lower() for f in flags),
+                    delimiter=delim,
+                )
+            )
+        return result
+
+    @_guard("STATUS")
+    def status(self, folder: str, items: Sequence[str]) -> dict[str, int]:
+        self.counts[folder] += 1
+        raw = self._client.folder_status(folder, list(items))
+        return {k.decode().upper(): int(v) for k, v in raw.items()}
+
+    @_guard("EXAMINE")
+    def examine(self, folder: str) -> dict[str, int]:
+        self.counts[folder] += 1
+        self.selected = None
+        raw = self._client.select_folder(folder, readonly=True)
+        self.selected = folder
+        return {
+            k.decode().upper(): v
+            for k, v in raw.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        }
+
+    @_guard("UID SEARCH")
+    def search(self, folder: str, criteria: Sequence[str | date]) -> list[int]:
+        self._require(folder)
+        self.counts[folder] += 1
+        return sorted(int(u) for u in self._client.search(list(criteria)))
+
+    @_guard("UID FETCH")
+    def fetch(
+        self,
+        folder: str,
+        uid_set: str,
+        items: Sequence[str],
+        modifiers: Sequence[str] = (),
+    ) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
+        """UID FETCH over a sequence-set; returns (uid -> items, VANISHED UIDs)."""
+        self._require(folder)
+        self.counts[folder] += 1
+        imap = self._client._imap
+        for stale in ("FETCH", "VANISHED"):
+            imap.untagged_responses.pop(stale, None)
+        args = ["UID", "FETCH", uid_set, "(" + " ".join(items) + ")"]
+        if modifiers:
+            args.append("(" + " ".join(modifiers) + ")")
+        tag = imap._command(*args)
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"FETCH {typ}: {_short(Exception(data))}")
+        vanished_raw = imap.untagged_responses.pop("VANISHED", [])
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        rows = [d for d in data if d is not None]
+        parsed = parse_fetch_response(rows, False, True) if rows else {}
+        return {int(uid): dict(row) for uid, row in parsed.items()}, _vanished(vanished_raw)
+
+    @_guard("UNSELECT")
+    def unselect(self) -> None:
+        if self.selected is None:
+            return
+        self.counts[self.selected] += 1
+        if "UNSELECT" in self.caps:
+            self._client.unselect_folder()
+        else:
+            self._client.close_folder()  # read-only: CLOSE expunges nothing
+        self.selected = None
+
+    def _require(self, folder: str) -> None:
+        if self.selected != folder:
+            raise imaplib.IMAP4.error(f"internal: {folder!r} is not selected")
+
+
+def _vanished(lines: list[Any]) -> set[int]:
+    from connectors.imap.cursor import expand
+
+    uids: set[int] = set()
+    for line in lines:
+        text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
+        text = re.sub(r"\(EARLIER\)", "", text, flags=re.I).strip()
+        with contextlib.suppress(ValueError):
+            uids |= expand(text)
+    return uids
+
+
+def _open_socket(settings: Settings) -> IMAPClient:
+    timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
+    host, port = settings.host, settings.port
+    try:
+        if settings.security == "tls":
+            return IMAPClient(host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout)
+        if settings.security == "plain":
+            if not is_loopback(host):
+                raise ConfigProblem(
+                    f"security = 'plain' to {host} refused: the password would travel in clear",
+                    hint="use security = 'tls' (port 993) or 'starttls' (port 143)",
+                )
+            return IMAPClient(host, port, ssl=False, timeout=timeout)
+        client = IMAPClient(host, port, ssl=False, timeout=timeout)
+        _upgrade(client, settings)
+        return client
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectorError(
+            f"the TLS certificate of {host} is not trusted ({exc.verify_message})",
+            hint="fix the server certificate, or set ca_file to the CA that signed it",
+        ) from None
+    except ssl.SSLError as exc:
+        raise ConnectorError(
+            f"TLS handshake with {host}:{port} failed ({exc.reason})",
+            hint="check port and security (993 = tls, 143 = starttls)",
+        ) from None
+    except (OSError, imaplib.IMAP4.abort) as exc:
+        raise ConnectionLost(f"cannot reach {host}:{port} ({type(exc).__name__})") from None
+
+
+def _upgrade(client: IMAPClient, settings: Settings) -> None:
+    """STARTTLS or nothing: never fall back to clear text (fails closed)."""
+    try:
+        client.starttls(tls_context(settings))
+    except (CapabilityError, imaplib.IMAP4.error) as exc:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        offered = not isinstance(exc, CapabilityError)
+        raise Unsupported(
+            f"{settings.host} {'refused' if offered else 'does not offer'} STARTTLS; "
+            "not continuing without encryption",
+            hint="use security = 'tls' on port 993, or ask the provider to enable STARTTLS",
+        ) from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise

@@ -1,0 +1,113 @@
+"""FETCH rows -> normalized records. Pure: no connection, never raises on bad mail.
+
+Refs have the form ``"<UIDVALIDITY>:<UID>:<folder>"`` (folder decoded, may itself
+contain ":"), e.g. ``"1795434903:17:INBOX"``. Embedding UIDVALIDITY means a
+folder reset can never make an old ref point at a different message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.headers import parse_header_block
+from connectors.model import FolderRole, MailMessage, Skipped, TagsChanged
+
+TAG_PREFIX = "gw:"
+
+
+def make_ref(uidvalidity: int, uid: int, folder: str) -> str:
+    return f"{uidvalidity}:{uid}:{folder}"
+
+
+def parse_ref(ref: str) -> tuple[int, int, str]:
+    """(uidvalidity, uid, folder); ValueError when the ref is not one of ours."""
+    uidvalidity, uid, folder = ref.split(":", 2)
+    return int(uidvalidity), int(uid), folder
+
+
+def split_flags(raw: Iterable[Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """(gw:* tags lower-cased, every other flag/keyword as sent). \\Recent is dropped:
+    it changes without anybody doing anything."""
+    tags: set[str] = set()
+    flags: set[str] = set()
+    for item in raw:
+        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+        if text.lower().startswith(TAG_PREFIX):
+            tags.add(text.lower())
+        elif text.lower() != "\\recent":
+            flags.add(text)
+    return frozenset(tags), frozenset(flags)
+
+
+def flag_key(raw: Iterable[Any]) -> str:
+    """A stable text for one message's flag set (cursor diff without CONDSTORE)."""
+    tags, flags = split_flags(raw)
+    return " ".join(sorted(tags | flags))
+
+
+def tags_changed(ref: str, folder: str, raw_flags: Iterable[Any]) -> TagsChanged:
+    tags, flags = split_flags(raw_flags)
+    return TagsChanged(ref=ref, folder=folder, tags=tags, flags=flags)
+
+
+def header_block(row: dict[bytes, Any]) -> bytes | None:
+    for key, value in row.items():
+        if key.upper().startswith(b"BODY[HEADER"):
+            if value is None:
+                return b""
+            return value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
+    return None
+
+
+def to_message(
+    row: dict[bytes, Any],
+    *,
+    uid: int,
+    uidvalidity: int,
+    folder: str,
+    role: FolderRole,
+) -> MailMessage | Skipped:
+    ref = make_ref(uidvalidity, uid, folder)
+    try:
+        return _build(row, ref=ref, folder=folder, role=role)
+    except Exception as exc:  # one bad message must not cost the batch
+        return Skipped(ref=ref, folder=folder, reason=f"cannot normalize: {type(exc).__name__}")
+
+
+def _build(row: dict[bytes, Any], *, ref: str, folder: str, role: FolderRole) -> MailMessage | Skipped:
+    raw = header_block(row)
+    if raw is None:
+        return Skipped(ref=ref, folder=folder, reason="the server returned no header block")
+    parsed = parse_header_block(raw)
+    tags, flags = split_flags(row.get(b"FLAGS") or ())
+    received = row.get(b"INTERNALDATE")
+    problems = list(parsed.problems)
+    if not isinstance(received, datetime):
+        received = None
+        problems.append("no INTERNALDATE")
+    elif received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    thread = row.get(b"X-GM-THRID")
+    size = row.get(b"RFC822.SIZE")
+    return MailMessage(
+        ref=ref,
+        folder=folder,
+        folder_role=role,
+        message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        subject=parsed.subject,
+        sender=parsed.sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        date=parsed.date,
+        received=received,
+        headers=raw,
+        tags=tags,
+        flags=flags,
+        provider_thread_id=str(thread) if thread is not None else None,
+        size=size if isinstance(size, int) else None,
+        problems=tuple(problems),
+    )
