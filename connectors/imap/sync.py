@@ -1,0 +1,227 @@
+"""Sync one folder: from its cursor state to a series of (changes, new state) steps.
+
+Each step's state covers exactly the changes of that step and all before it,
+so the caller may persist any prefix of the steps. Observed server values
+(UIDNEXT, HIGHESTMODSEQ) are taken *before* fetching, so anything that changes
+while we fetch shows up again next cycle instead of being lost.
+
+Cost of a quiet folder: one STATUS with CONDSTORE; EXAMINE + one flags-only
+FETCH without (the only way to see keyword changes there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from connectors.imap.client import Wire
+from connectors.imap.cursor import FolderState, compact, flag_groups
+from connectors.imap.normalize import flag_key, make_ref, tags_changed, to_message
+from connectors.model import Change, Folder, MessageGone
+
+_FLAGS = ["UID", "FLAGS"]
+
+
+@dataclass
+class Step:
+    changes: list[Change]
+    state: FolderState | None  # None: forget the folder
+    rescanned: bool = False
+    planned: int = 0  # new messages this folder will fetch (for progress)
+    fetched: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to fetch for new messages, fixed for one fetch_changes call."""
+
+    items: Sequence[str]
+    chunk: int
+    since: date
+    extra_items: Sequence[str] = field(default=())
+
+
+def sync_folder(wire: Wire, folder: Folder, state: FolderState | None, plan: Plan) -> Iterator[Step]:
+    name = folder.name
+    if state is not None and _quiet(wire, name, state):
+        return
+    sel = wire.examine(name)
+    uidvalidity = int(sel.get("UIDVALIDITY", 0))
+    modseq = int(sel.get("HIGHESTMODSEQ", 0)) if wire.condstore else 0
+    exists = int(sel.get("EXISTS", 0))
+    uidnext = int(sel.get("UIDNEXT", 0))
+    if state is not None and state.uidvalidity != uidvalidity:
+        yield from _forget(folder, state, plan.chunk)
+        state = None
+    arrived: list[int] | None = None  # new UIDs, when a command above already listed them
+    if state is None:
+        state, arrived = yield from _start(
+            wire, name, uidvalidity, modseq, exists, uidnext, plan.since
+        )
+    else:
+        state, arrived = yield from _changes(wire, name, state, modseq, exists)
+    yield from _fetch_new(wire, folder, state, uidnext, plan, arrived)
+
+
+def _quiet(wire: Wire, name: str, state: FolderState) -> bool:
+    """One STATUS decides whether anything at all happened (CONDSTORE only)."""
+    if not wire.condstore or state.since is not None or not state.modseq:
+        return False
+    items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES", "HIGHESTMODSEQ"]
+    st = wire.status(name, items)
+    return (
+        st.get("UIDVALIDITY") == state.uidvalidity
+        and st.get("UIDNEXT") == state.uidnext
+        and st.get("MESSAGES") == len(state.uids)
+        and st.get("HIGHESTMODSEQ") == state.modseq
+    )
+
+
+def _forget(folder: Folder, old: FolderState, chunk: int) -> Iterator[Step]:
+    """UIDVALIDITY changed: every old ref is dead. Say so, then rescan from scratch."""
+    uids = sorted(old.uids)
+    gone: list[Change] = [MessageGone(make_ref(old.uidvalidity, u, folder.name), folder.name) for u in uids]
+    for start in range(0, max(len(gone), 1), chunk):
+        # The folder leaves the cursor with the first step: a crash mid-way rescans, and
+        # MessageGone for an unknown ref is harmless.
+        yield Step(gone[start : start + chunk], None, rescanned=start == 0)
+
+
+def _start(
+    wire: Wire, name: str, uidvalidity: int, modseq: int, exists: int, uidnext: int, since: date
+) -> Iterator[Step]:
+    """First look at a folder: remember every UID, plan only those SINCE the window."""
+    all_uids = wire.search(name, ["ALL"]) if exists else []
+    todo = wire.search(name, ["SINCE", since]) if exists else []
+    flags = None
+    if not modseq:
+        rows, _ = wire.fetch(name, "1:*", _FLAGS) if exists else ({}, set())
+        flags = flag_groups({uid: flag_key(row.get(b"FLAGS") or ()) for uid, row in rows.items()})
+    uidnext = uidnext or (all_uids[-1] + 1 if all_uids else 1)
+    state = FolderState(
+        uidvalidity=uidvalidity,
+        uidnext=todo[0] if todo else uidnext,
+        modseq=modseq,
+        uids=frozenset(all_uids),
+        flags=flags,
+        since=since if todo else None,
+    )
+    yield Step([], state)
+    return state, todo
+
+
+def _changes(
+    wire: Wire, name: str, state: FolderState, modseq: int, exists: int
+) -> Iterator[Step]:
+    """Flag changes and expunges among the messages the cursor already knows."""
+    changes: list[Change] = []
+    known = set(state.uids)
+    flags = state.flags
+    if modseq and state.modseq:
+        gone, arrived = _modseq_changes(wire, name, state, exists, changes)
+    else:
+        gone, flags, arrived = _flag_diff(wire, name, state, exists, changes)
+        if modseq:
+            flags = None  # the server has CONDSTORE now: modseq takes over
+    gone &= known
+    changes.extend(MessageGone(make_ref(state.uidvalidity, u, name), name) for u in sorted(gone))
+    if flags is not None:
+        flags = {k: v - gone for k, v in flags.items()}
+    new_state = state.with_changes(uids=frozenset(known - gone), modseq=modseq, flags=flags)
+    yield Step(changes, new_state)
+    return new_state, (arrived if state.since is None else None)
+
+
+def _modseq_changes(
+    wire: Wire, name: str, state: FolderState, exists: int, changes: list[Change]
+) -> tuple[set[int], list[int] | None]:
+    if not exists:
+        return set(state.uids), []
+    modifiers = [f"CHANGEDSINCE {state.modseq}"] + (["VANISHED"] if wire.qresync else [])
+    rows, vanished = wire.fetch(name, "1:*", _FLAGS, modifiers)
+    for uid in sorted(rows):
+        if uid < state.uidnext and uid in state.uids:
+            ref = make_ref(state.uidvalidity, uid, name)
+            changes.append(tags_changed(ref, name, rows[uid].get(b"FLAGS") or ()))
+    if wire.qresync:
+        return vanished, None
+    return _count_gone(wire, name, state, exists)
+
+
+def _count_gone(
+    wire: Wire, name: str, state: FolderState, exists: int
+) -> tuple[set[int], list[int] | None]:
+    """Without QRESYNC: only when the count says something vanished, diff the UID set.
+
+    exists (at EXAMINE) = known - gone + arrived_then; the search below sees
+    arrived_now >= arrived_then, so exists == known + arrived_now proves gone == 0.
+    """
+    arrived = None
+    if state.since is None:
+        arrived = [u for u in wire.search(name, ["UID", f"{state.uidnext}:*"]) if u >= state.uidnext]
+        if exists == len(state.uids) + len(set(arrived) - state.uids):
+            return set(), arrived
+    return set(state.uids - set(wire.search(name, ["ALL"]))), arrived
+
+
+def _flag_diff(
+    wire: Wire, name: str, state: FolderState, exists: int, changes: list[Change]
+) -> tuple[set[int], dict[str, frozenset[int]], list[int]]:
+    """No CONDSTORE: fetch every message's flags (no bytes) and diff with the cursor."""
+    rows, _ = wire.fetch(name, "1:*", _FLAGS) if exists else ({}, set())
+    before = state.flags_of()
+    now: dict[int, str] = {}
+    for uid in sorted(rows):
+        if uid not in state.uids:
+            continue  # new: fetched with its flags below
+        now[uid] = flag_key(rows[uid].get(b"FLAGS") or ())
+        if uid < state.uidnext and now[uid] != before.get(uid, ""):
+            ref = make_ref(state.uidvalidity, uid, name)
+            changes.append(tags_changed(ref, name, rows[uid].get(b"FLAGS") or ()))
+    arrived = [u for u in sorted(rows) if u >= state.uidnext]
+    return set(state.uids) - set(rows), flag_groups(now), arrived
+
+
+def _fetch_new(
+    wire: Wire,
+    folder: Folder,
+    state: FolderState,
+    uidnext: int,
+    plan: Plan,
+    arrived: list[int] | None,
+) -> Iterator[Step]:
+    name = folder.name
+    if arrived is None:
+        criteria: list[str | date] = ["UID", f"{state.uidnext}:*"]
+        if state.since is not None:
+            criteria += ["SINCE", state.since]
+        arrived = wire.search(name, criteria)
+    new = [u for u in arrived if u >= state.uidnext]
+    items = [*plan.items, *plan.extra_items]
+    for start in range(0, len(new), plan.chunk):
+        chunk = new[start : start + plan.chunk]
+        rows, _ = wire.fetch(name, compact(chunk), items)
+        messages: list[Change] = [
+            to_message(rows[u], uid=u, uidvalidity=state.uidvalidity, folder=name, role=folder.role)
+            for u in chunk
+            if u in rows  # missing: expunged between SEARCH and FETCH
+        ]
+        flags = state.flags
+        if flags is not None:
+            flags = _add_flags(flags, {u: flag_key(rows[u].get(b"FLAGS") or ()) for u in rows})
+        state = state.with_changes(
+            uidnext=chunk[-1] + 1, uids=state.uids | frozenset(rows), flags=flags
+        )
+        yield Step(messages, state, planned=len(new), fetched=len(messages))
+    final = state.with_changes(uidnext=max(state.uidnext, uidnext), since=None)
+    if final != state:
+        yield Step([], final)
+
+
+def _add_flags(groups: dict[str, frozenset[int]], new: dict[int, str]) -> dict[str, frozenset[int]]:
+    merged = {k: set(v) for k, v in groups.items()}
+    for uid, key in new.items():
+        if key:
+            merged.setdefault(key, set()).add(uid)
+    return {k: frozenset(v) for k, v in merged.items()}
