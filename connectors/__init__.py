@@ -16,7 +16,10 @@ MAIL_CONNECTORS: dict[str, str] = {
     "maildir": "connectors.maildir",
 }
 
-CALENDAR_CONNECTORS: dict[str, str] = {}
+CALENDAR_CONNECTORS: dict[str, str] = {
+    "caldav": "connectors.caldav",
+    "vdir": "connectors.vdir",
+}
 
 
 def load(kind: str, registry: dict[str, str]) -> ModuleType:

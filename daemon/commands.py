@@ -178,12 +178,13 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
             acct = account_id(s, account.name)
             if acct is None:
                 continue
-            tids = list(
-                s.scalars(
-                    select(SequenceRow.thread_id).where(SequenceRow.account_id == acct).distinct()
-                )
+            # Every thread with a message of ours: `sync` alone stores messages, not sequences.
+            query = select(Message.thread_id).where(
+                Message.account_id == acct,
+                Message.direction == "out",
+                Message.thread_id.is_not(None),
             )
-            tids = sorted(t for t in tids if t is not None)
+            tids = sorted({t for t in s.scalars(query.distinct()) if t is not None})
             out.extend(evaluate(s, account.name, app.policy(account), now, tids))
     return out
 
@@ -202,7 +203,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_thread(app: App, target: str) -> tuple[str, int]:
+def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:
+    if now is not None and "@" in target:
+        found = [d for d in all_decisions(app, now) if d.facts.contact == target.strip().lower()]
+        if found:
+            latest = max(found, key=lambda d: d.run.record.started_at)
+            return latest.account, latest.thread_id
     with app.store.reader() as s:
         row = s.get(SequenceRow, target)
         rows = [row] if row is not None else []
@@ -221,7 +227,7 @@ def _find_thread(app: App, target: str) -> tuple[str, int]:
 def cmd_explain(args: argparse.Namespace) -> int:
     app = _app(args)
     now = now_of(args, app.config)
-    name, tid = _find_thread(app, args.target)
+    name, tid = _find_thread(app, args.target, now)
     account = app.config.account(name)
     with app.store.reader() as s:
         decisions = evaluate(s, name, app.policy(account), now, [tid])

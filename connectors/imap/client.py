@@ -117,7 +117,9 @@ class Wire:
     def _after_login(self) -> None:
         if "CAPABILITY" not in self._client._imap.untagged_responses:
             self.counts[ACCOUNT] += 1  # the login response did not carry them: one more command
-        self.caps = frozenset(c.decode("ascii", "replace").upper() for c in self._client.capabilities())
+        self.caps = frozenset(
+            c.decode("ascii", "replace").upper() for c in self._client.capabilities()
+        )
         if "ID" in self.caps:
             # 163.com/126.com refuse SELECT ("Unsafe Login") until the client names itself.
             self.counts[ACCOUNT] += 1
@@ -166,6 +168,10 @@ class Wire:
 
     @_guard("STATUS")
     def status(self, folder: str, items: Sequence[str]) -> dict[str, int]:
+        if self.selected == folder:
+            # Dovecot answers STATUS on the selected folder from the session's
+            # stale view; a fresh answer needs the folder closed first.
+            self.unselect()
         self.counts[folder] += 1
         raw = self._client.folder_status(folder, list(items))
         return {k.decode().upper(): int(v) for k, v in raw.items()}
@@ -248,7 +254,9 @@ def _open_socket(settings: Settings) -> IMAPClient:
     host, port = settings.host, settings.port
     try:
         if settings.security == "tls":
-            return IMAPClient(host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout)
+            return IMAPClient(
+                host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout
+            )
         if settings.security == "plain":
             if not is_loopback(host):
                 raise ConfigProblem(

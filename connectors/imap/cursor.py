@@ -42,7 +42,7 @@ def compact(uids: Iterable[int]) -> str:
 
 
 def expand(uid_set: str) -> set[int]:
-    """"1:3,7" -> {1, 2, 3, 7}; raises ValueError on anything else."""
+    """Undo `compact`: "1:3,7" -> {1, 2, 3, 7}; ValueError on anything else."""
     result: set[int] = set()
     for part in filter(None, uid_set.split(",")):
         low, sep, high = part.partition(":")

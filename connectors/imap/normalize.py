@@ -8,7 +8,7 @@ folder reset can never make an old ref point at a different message.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any
 
 from connectors.headers import parse_header_block
@@ -76,19 +76,26 @@ def to_message(
         return Skipped(ref=ref, folder=folder, reason=f"cannot normalize: {type(exc).__name__}")
 
 
-def _build(row: dict[bytes, Any], *, ref: str, folder: str, role: FolderRole) -> MailMessage | Skipped:
+def _build(
+    row: dict[bytes, Any], *, ref: str, folder: str, role: FolderRole
+) -> MailMessage | Skipped:
     raw = header_block(row)
     if raw is None:
         return Skipped(ref=ref, folder=folder, reason="the server returned no header block")
     parsed = parse_header_block(raw)
+    if not (parsed.message_id or parsed.date or parsed.sender or parsed.subject):
+        # Nothing to thread or classify on; the other connectors skip these too.
+        return Skipped(ref=ref, folder=folder, reason="no usable header fields")
     tags, flags = split_flags(row.get(b"FLAGS") or ())
     received = row.get(b"INTERNALDATE")
     problems = list(parsed.problems)
     if not isinstance(received, datetime):
         received = None
         problems.append("no INTERNALDATE")
-    elif received.tzinfo is None:
-        received = received.replace(tzinfo=UTC)
+    else:
+        # imapclient attaches its own FixedOffset; the model carries no library types.
+        offset = received.utcoffset()
+        received = received.replace(tzinfo=UTC if offset is None else timezone(offset))
     thread = row.get(b"X-GM-THRID")
     size = row.get(b"RFC822.SIZE")
     return MailMessage(

@@ -25,10 +25,10 @@ from connectors.errors import ConfigProblem, ConnectorError, Permanent, Severity
 from connectors.imap import folders as folder_rules
 from connectors.imap.client import ACCOUNT, CommandFailed, ConnectionLost, Wire
 from connectors.imap.cursor import Cursor
-from connectors.imap.normalize import parse_ref
+from connectors.imap.normalize import make_ref, parse_ref
 from connectors.imap.settings import Settings
 from connectors.imap.sync import Plan, sync_folder
-from connectors.model import Capabilities, ChangeBatch, Folder
+from connectors.model import Capabilities, ChangeBatch, Folder, MessageGone
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class ImapMailbox:
             if int(sel.get("UIDVALIDITY", -1)) != uidvalidity:
                 return None
             rows, _ = wire.fetch(folder, str(uid), [f"BODY.PEEK[]<0.{max(0, max_bytes)}>"])
+            wire.unselect()
             for key, value in rows.get(uid, {}).items():
                 if key.upper().startswith(b"BODY[]"):
                     return value if isinstance(value, bytes) else b""
@@ -141,38 +142,40 @@ class ImapMailbox:
     ) -> Iterator[ChangeBatch]:
         self._reset_stats()
         start = Cursor.load(cursor)  # an unreadable cursor raises CursorExpired before any work
-        return self._sync(start, cursor, since, header_fields, scope)
+        return self._sync(start, since, header_fields, scope)
 
     # internals -----------------------------------------------------------------------
 
     def _sync(
         self,
         state: Cursor,
-        original: str | None,
         since: datetime,
         header_fields: Sequence[str],
         scope: Scope,
     ) -> Iterator[ChangeBatch]:
-        watched, plan = self._prepare(since, header_fields, scope)
-        state = self._drop_vanished(state, watched, scope)
-        last = original
+        listed, watched, plan = self._prepare(since, header_fields, scope)
+        last: str | None = None
         done = planned = 0
+        if scope == "all":
+            for batch in self._forget_folders(state, listed, watched):
+                state = Cursor.load(batch.cursor)
+                last = batch.cursor
+                yield batch
         failed: list[str] = []
         pending = list(watched)
         attempt = 0
         while pending:
             folder = pending[0]
-            counted: set[int] = set()
+            fetched_here = 0  # in this attempt at the folder
             try:
                 wire = self._live()
                 for step in sync_folder(wire, folder, state.folders.get(folder.name), plan):
                     state = state.with_folder(folder.name, step.state)
-                    if step.planned and id(step) not in counted:
-                        counted.add(id(step))
-                    if step.fetched:
-                        done += step.fetched
-                        self._messages += step.fetched
-                    planned = max(planned, done + max(0, step.planned - step.fetched))
+                    done += step.fetched
+                    fetched_here += step.fetched
+                    self._messages += step.fetched
+                    if step.planned:
+                        planned = max(planned, done + step.planned - fetched_here)
                     if step.changes or step.rescanned:
                         last = state.dump()
                         attempt = 0  # progress made: a later drop gets a fresh set of retries
@@ -192,14 +195,37 @@ class ImapMailbox:
                 failed.append(folder.name)
                 pending.pop(0)
         final = state.dump()
-        if final != last or last is None or last == original:
+        if last is None or final != last:
+            # Always at least one batch, so the caller can store the cursor of a quiet cycle.
             yield ChangeBatch((), final, (), (done, planned))
         if failed:
             raise FolderFailed(f"could not read folder(s) {', '.join(failed)} this cycle")
 
+    def _forget_folders(
+        self, state: Cursor, listed: list[Folder], watched: list[Folder]
+    ) -> Iterator[ChangeBatch]:
+        """Folders deleted on the server: their messages are gone. Folders merely no
+        longer watched (config changed) are forgotten quietly."""
+        existing = {f.name for f in listed}
+        names = {f.name for f in watched}
+        for name, folder_state in sorted(state.folders.items()):
+            if name in names:
+                continue
+            state = state.with_folder(name, None)
+            if name in existing:
+                log.info("folder %s is no longer watched; forgetting its sync state", name)
+                continue
+            gone = [
+                MessageGone(make_ref(folder_state.uidvalidity, uid, name), name)
+                for uid in sorted(folder_state.uids)
+            ]
+            chunk = self.settings.fetch_chunk
+            for start in range(0, max(len(gone), 1), chunk):
+                yield ChangeBatch(tuple(gone[start : start + chunk]), state.dump(), (name,))
+
     def _prepare(
         self, since: datetime, header_fields: Sequence[str], scope: Scope
-    ) -> tuple[list[Folder], Plan]:
+    ) -> tuple[list[Folder], list[Folder], Plan]:
         roles = self._retrying(self._roles)
         watched = folder_rules.watched(
             roles,
@@ -220,18 +246,7 @@ class ImapMailbox:
             since=day,
             extra_items=extra,
         )
-        return watched, plan
-
-    def _drop_vanished(self, state: Cursor, watched: list[Folder], scope: Scope) -> Cursor:
-        """Forget folders no longer watched (deleted or excluded), with a full scope only."""
-        if scope != "all":
-            return state
-        names = {f.name for f in watched}
-        for name in list(state.folders):
-            if name not in names:
-                log.info("folder %s is no longer watched; forgetting its sync state", name)
-                state = state.with_folder(name, None)
-        return state
+        return [f for f, _ in roles], watched, plan
 
     def _roles(self, wire: Wire) -> list[tuple[Folder, bool]]:
         return folder_rules.assign_roles(
@@ -244,8 +259,10 @@ class ImapMailbox:
         if self._wire is None or self._wire.broken:
             self._drop_wire()
             password = self.settings.password.resolve() if self.settings.password else ""
-            self._wire = self._connect(self.settings, password)
-            self._wire.counts = self._counts
+            wire = self._connect(self.settings, password)
+            self._counts.update(wire.counts)  # LOGIN, ID, ENABLE of this connection
+            wire.counts = self._counts
+            self._wire = wire
         return self._wire
 
     def _drop_wire(self) -> None:

@@ -11,7 +11,7 @@ FETCH without (the only way to see keyword changes there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -21,6 +21,9 @@ from connectors.imap.normalize import flag_key, make_ref, tags_changed, to_messa
 from connectors.model import Change, Folder, MessageGone
 
 _FLAGS = ["UID", "FLAGS"]
+# What a first look or a change pass hands on: the state, and the new UIDs when
+# a command already listed them (saves a SEARCH).
+Resumed = tuple[FolderState, list[int] | None]
 
 
 @dataclass
@@ -42,7 +45,9 @@ class Plan:
     extra_items: Sequence[str] = field(default=())
 
 
-def sync_folder(wire: Wire, folder: Folder, state: FolderState | None, plan: Plan) -> Iterator[Step]:
+def sync_folder(
+    wire: Wire, folder: Folder, state: FolderState | None, plan: Plan
+) -> Iterator[Step]:
     name = folder.name
     if state is not None and _quiet(wire, name, state):
         return
@@ -60,8 +65,10 @@ def sync_folder(wire: Wire, folder: Folder, state: FolderState | None, plan: Pla
             wire, name, uidvalidity, modseq, exists, uidnext, plan.since
         )
     else:
-        state, arrived = yield from _changes(wire, name, state, modseq, exists)
+        state, arrived = yield from _changes(wire, name, state, modseq, exists, plan.chunk)
     yield from _fetch_new(wire, folder, state, uidnext, plan, arrived)
+    if wire.condstore:
+        wire.unselect()  # so next cycle's STATUS sees the folder as it is, not as we left it
 
 
 def _quiet(wire: Wire, name: str, state: FolderState) -> bool:
@@ -81,7 +88,9 @@ def _quiet(wire: Wire, name: str, state: FolderState) -> bool:
 def _forget(folder: Folder, old: FolderState, chunk: int) -> Iterator[Step]:
     """UIDVALIDITY changed: every old ref is dead. Say so, then rescan from scratch."""
     uids = sorted(old.uids)
-    gone: list[Change] = [MessageGone(make_ref(old.uidvalidity, u, folder.name), folder.name) for u in uids]
+    gone: list[Change] = [
+        MessageGone(make_ref(old.uidvalidity, u, folder.name), folder.name) for u in uids
+    ]
     for start in range(0, max(len(gone), 1), chunk):
         # The folder leaves the cursor with the first step: a crash mid-way rescans, and
         # MessageGone for an unknown ref is harmless.
@@ -90,7 +99,7 @@ def _forget(folder: Folder, old: FolderState, chunk: int) -> Iterator[Step]:
 
 def _start(
     wire: Wire, name: str, uidvalidity: int, modseq: int, exists: int, uidnext: int, since: date
-) -> Iterator[Step]:
+) -> Generator[Step, None, Resumed]:
     """First look at a folder: remember every UID, plan only those SINCE the window."""
     all_uids = wire.search(name, ["ALL"]) if exists else []
     todo = wire.search(name, ["SINCE", since]) if exists else []
@@ -112,25 +121,45 @@ def _start(
 
 
 def _changes(
-    wire: Wire, name: str, state: FolderState, modseq: int, exists: int
-) -> Iterator[Step]:
-    """Flag changes and expunges among the messages the cursor already knows."""
-    changes: list[Change] = []
-    known = set(state.uids)
+    wire: Wire, name: str, state: FolderState, modseq: int, exists: int, chunk: int
+) -> Generator[Step, None, Resumed]:
+    """Flag changes and expunges among the messages the cursor already knows.
+
+    Expunges go first, each batch shrinking the cursor's UID set; flag changes
+    follow and only the last of their batches advances MODSEQ: a crash in
+    between repeats some TagsChanged (harmless, they carry the full new value)
+    and never skips one.
+    """
+    tags: list[Change] = []
     flags = state.flags
     if modseq and state.modseq:
-        gone, arrived = _modseq_changes(wire, name, state, exists, changes)
+        gone, arrived = _modseq_changes(wire, name, state, exists, tags)
     else:
-        gone, flags, arrived = _flag_diff(wire, name, state, exists, changes)
+        gone, flags, arrived = _flag_diff(wire, name, state, exists, tags)
         if modseq:
             flags = None  # the server has CONDSTORE now: modseq takes over
-    gone &= known
-    changes.extend(MessageGone(make_ref(state.uidvalidity, u, name), name) for u in sorted(gone))
-    if flags is not None:
-        flags = {k: v - gone for k, v in flags.items()}
-    new_state = state.with_changes(uids=frozenset(known - gone), modseq=modseq, flags=flags)
-    yield Step(changes, new_state)
-    return new_state, (arrived if state.since is None else None)
+    gone_sorted = sorted(gone & state.uids)
+    current = state
+    for start in range(0, len(gone_sorted), chunk):
+        part = gone_sorted[start : start + chunk]
+        current = current.with_changes(
+            uids=current.uids - frozenset(part), flags=_without(current.flags, part)
+        )
+        yield Step([MessageGone(make_ref(state.uidvalidity, u, name), name) for u in part], current)
+    final = current.with_changes(modseq=modseq, flags=_without(flags, gone_sorted))
+    for start in range(0, max(len(tags), 1), chunk):
+        last = start + chunk >= len(tags)
+        yield Step(tags[start : start + chunk], final if last else current)
+    return final, (arrived if state.since is None else None)
+
+
+def _without(
+    flags: dict[str, frozenset[int]] | None, uids: list[int]
+) -> dict[str, frozenset[int]] | None:
+    if flags is None:
+        return None
+    drop = frozenset(uids)
+    return {k: v - drop for k, v in flags.items()}
 
 
 def _modseq_changes(
@@ -159,7 +188,9 @@ def _count_gone(
     """
     arrived = None
     if state.since is None:
-        arrived = [u for u in wire.search(name, ["UID", f"{state.uidnext}:*"]) if u >= state.uidnext]
+        arrived = [
+            u for u in wire.search(name, ["UID", f"{state.uidnext}:*"]) if u >= state.uidnext
+        ]
         if exists == len(state.uids) + len(set(arrived) - state.uids):
             return set(), arrived
     return set(state.uids - set(wire.search(name, ["ALL"]))), arrived
@@ -213,10 +244,16 @@ def _fetch_new(
         state = state.with_changes(
             uidnext=chunk[-1] + 1, uids=state.uids | frozenset(rows), flags=flags
         )
+        if start + plan.chunk >= len(new):
+            state = _finished(state, uidnext)  # the last chunk completes the folder
         yield Step(messages, state, planned=len(new), fetched=len(messages))
-    final = state.with_changes(uidnext=max(state.uidnext, uidnext), since=None)
-    if final != state:
-        yield Step([], final)
+    if not new:
+        yield Step([], _finished(state, uidnext))
+
+
+def _finished(state: FolderState, uidnext: int) -> FolderState:
+    """Everything below the UIDNEXT seen at EXAMINE is handled; the window no longer applies."""
+    return state.with_changes(uidnext=max(state.uidnext, uidnext), since=None)
 
 
 def _add_flags(groups: dict[str, frozenset[int]], new: dict[int, str]) -> dict[str, frozenset[int]]:

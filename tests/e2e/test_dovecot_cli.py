@@ -131,12 +131,14 @@ INBOX = [
 
 
 @pytest.fixture(scope="module")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     if dovecot_binary() is None:
         skip_or_fail("dovecot is not installed (scripts/test installs dovecot-imapd)")
-    server = Dovecot(tmp_path_factory.mktemp("dovecot")).start()
+    # Its own temp dir: pytest resets its base dir to 0700, which locks out the mail user.
+    server = Dovecot().start()
     yield server
     server.stop()
+    server.cleanup()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ several servers can run side by side:
   and no special-use folders, like many Chinese and older corporate servers,
   so the connector's fallbacks (folder names, no CONDSTORE) run for real.
 
-Users are added to a passwd-file that Dovecot re-reads on change, so every test
-can get a fresh mailbox without a restart.
+Every user name logs in with one test password (a static passdb), so every test
+can get a fresh, empty mailbox without touching the server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ MAIL_USER = "vmail"
 PASSWORD = "secret-for-tests"
 Flavour = Literal["modern", "legacy"]
 
-_LEGACY_CAPS = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT NAMESPACE"
+_LEGACY_CAPS = (
+    "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT NAMESPACE"
+)
 
 _CONFIG = """\
 base_dir = {base}/run
@@ -57,9 +60,10 @@ default_login_user = dovenull
 default_internal_user = dovecot
 default_internal_group = dovecot
 mail_max_userip_connections = 200
+imap_id_log = *
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {base}/users
+  driver = static
+  args = password={password}
 }}
 userdb {{
   driver = static
@@ -215,7 +219,9 @@ class MailUser:
     def reset_uidvalidity(self, folder: str) -> int:
         """Give the folder a new UIDVALIDITY, as a server restore or migration does."""
         new = self.uidvalidity(folder) + 1000
-        self.server.doveadm("mailbox", "update", "-u", self.name, "--uid-validity", str(new), folder)
+        self.server.doveadm(
+            "mailbox", "update", "-u", self.name, "--uid-validity", str(new), folder
+        )
         return new
 
     def kick(self) -> None:
@@ -226,14 +232,22 @@ class MailUser:
 class Dovecot:
     """A private Dovecot: start(), add_user(), stop(); restart() keeps the mail."""
 
-    def __init__(self, root: Path, *, flavour: Flavour = "modern", tls: bool = False) -> None:
-        self.root = root
+    def __init__(
+        self, root: Path | None = None, *, flavour: Flavour = "modern", tls: bool = False
+    ) -> None:
+        # Default: a private dir outside pytest's basetemp, because every pytest
+        # session resets /tmp/pytest-of-<user> to 0700, which locks the vmail
+        # user out of a server another session is still using.
+        self._owns_root = root is None
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="gw-dovecot-"))
         self.flavour = flavour
         self.tls = tls
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
-        self.config = root / "dovecot.conf"
+        self.config = self.root / "dovecot.conf"
         self.cert: Path | None = None
+        # Every test user has the same password; connectors read it from here.
+        self.password_file = self.root / "password"
         self._users = itertools.count(1)
 
     # lifecycle -----------------------------------------------------------------
@@ -253,8 +267,14 @@ class Dovecot:
         pid = self._master_pid()
         if pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+        # `doveadm stop` also ends the imap processes, as a real restart does;
+        # a bare SIGTERM to the master leaves them serving their connections.
+        done = subprocess.run(
+            ["doveadm", "-c", str(self.config), "stop"], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
@@ -262,7 +282,16 @@ class Dovecot:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def cleanup(self) -> None:
+        """stop(), and remove the files if this server made its own temp dir."""
+        self.stop()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
     def restart(self) -> None:
+        """Stop and start again, the mail kept; connections are cut like a real restart's
+        (a stopped master leaves running imap processes serving their clients)."""
+        self.doveadm("kick", "*", ok_codes=(0, 68))
         self.stop()
         binary = dovecot_binary()
         assert binary is not None
@@ -275,12 +304,9 @@ class Dovecot:
     # users and tools -----------------------------------------------------------
 
     def add_user(self, prefix: str = "user") -> MailUser:
-        name = f"{prefix}{next(self._users)}-{os.getpid()}@example.test"
-        with (self.root / "users").open("a", encoding="utf-8") as users:
-            users.write(f"{name}:{{PLAIN}}{PASSWORD}::::::\n")
-        # passwd-file is re-read when its mtime changes; make sure it does.
-        os.utime(self.root / "users", ns=(time.time_ns(), time.time_ns()))
-        return MailUser(self, name)
+        """A user nobody has used yet: the static passdb lets any name in with
+        PASSWORD, and the mailbox is created at first login."""
+        return MailUser(self, f"{prefix}{next(self._users)}-{os.getpid()}@example.test")
 
     def doveadm(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         done = subprocess.run(
@@ -303,7 +329,7 @@ class Dovecot:
         mail = self.root / "mail"
         mail.mkdir(exist_ok=True)
         shutil.chown(mail, MAIL_USER, MAIL_USER)
-        (self.root / "users").touch()
+        self.password_file.write_text(PASSWORD + "\n", encoding="utf-8")
         if self.tls:
             self.cert, _ = make_certificate(self.root)
 
@@ -321,6 +347,7 @@ class Dovecot:
         self.config.write_text(
             _CONFIG.format(
                 base=self.root,
+                password=PASSWORD,
                 mail_user=MAIL_USER,
                 port=self.port,
                 tls_port=self.tls_port,

@@ -34,6 +34,8 @@ hosts = 127.0.0.1:{port}
 type = htpasswd
 htpasswd_filename = {base}/users
 htpasswd_encryption = plain
+# No pause after a refused login: every new client is refused once before it sends credentials.
+delay = 0
 
 [rights]
 type = owner_only

@@ -57,6 +57,12 @@ class TcpProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def down_bytes(self) -> int:
+        """Bytes carried server -> client over the open connections."""
+        with self._lock:
+            return sum(p.down_bytes for p in self._pairs)
+
     # controls ------------------------------------------------------------------
 
     def drop_all(self) -> None:
@@ -86,11 +92,15 @@ class TcpProxy:
     # plumbing ------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
+        self._listener.settimeout(0.1)  # so close() is noticed: accept() would block forever
         while not self._stopped.is_set():
             try:
                 client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            client.settimeout(None)
             if self._refusing:
                 client.close()
                 continue
