@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -254,6 +255,14 @@ def _aware(value: date | datetime, floating_tz: tzinfo) -> datetime:
     return value
 
 
+def _rrule(text: str, start: datetime) -> Any:
+    # dateutil warns (and will one day raise) on COUNT together with UNTIL;
+    # other clients write that, and the rule still means something.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return rrulestr(text, dtstart=start)
+
+
 def _check_rrule(ev: Any, start: datetime) -> None:
     for one in _list(ev.get("RRULE")):
         text = one.to_ical().decode("utf-8", "replace")
@@ -262,7 +271,7 @@ def _check_rrule(ev: Any, start: datetime) -> None:
         # only a rule that fails both ways is broken.
         for dtstart in (start, start.replace(tzinfo=None)):
             try:
-                next(iter(rrulestr(text, dtstart=dtstart)), None)
+                next(iter(_rrule(text, dtstart)), None)
             except Exception as exc:  # dateutil raises ValueError, TypeError, OverflowError
                 problem = exc
             else:
@@ -278,7 +287,7 @@ def _recurs_after(ev: Any, event: CalendarEvent, since: datetime) -> bool:
         return False
     try:
         for one in rules:
-            rule = rrulestr(one.to_ical().decode("utf-8", "replace"), dtstart=event.start)
+            rule = _rrule(one.to_ical().decode("utf-8", "replace"), event.start)
             if rule.after(since - (event.end - event.start), inc=True) is not None:
                 return True
     except Exception:  # an UNTIL dateutil cannot compare: keep the event rather than lose it

@@ -8,11 +8,16 @@ entries the full scan no longer lists are then marked deleted.
 Facts only: a moved start increments `times_moved`, STATUS:CANCELLED stamps
 `cancelled_at` once; the rules that turn them into tracker events live in
 calendar_signals.py and away.py.
+
+Invitation answers arrive by mail (iMIP REPLY); the mail side hands the parsed
+answers to `record_answers` while it reads the message, since bodies are not
+kept for later.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,8 +27,14 @@ from sqlalchemy.orm import Session
 from connectors.base import CalendarSource
 from connectors.errors import CursorExpired
 from connectors.model import CalendarEvent
-from daemon.calendar_signals import EntryView, mentioned_addresses
-from daemon.db.calendar_tables import CalendarCursor, CalendarEntry
+from daemon.calendar_signals import (
+    EntryView,
+    InviteAnswer,
+    InviteReply,
+    answers_from,
+    mentioned_addresses,
+)
+from daemon.db.calendar_tables import CalendarCursor, CalendarEntry, InviteAnswerRow
 from daemon.db.engine import Store
 
 log = logging.getLogger(__name__)
@@ -221,3 +232,51 @@ def load_entries(
     if not include_own:
         query = query.where(CalendarEntry.is_ghostwatch.is_(False))
     return [to_view(row) for row in s.scalars(query.order_by(CalendarEntry.start))]
+
+
+# ---- invitation answers (iMIP REPLY mails) ---------------------------------------------------
+
+
+def record_answers(
+    s: Session,
+    account_id: int,
+    message_ref: str,
+    replies: Iterable[InviteReply],
+    received_at: datetime,
+) -> int:
+    """Keep the answers of one REPLY mail (connectors.ical.parse_imip_reply); returns how many
+    were new. Runs inside the caller's transaction, next to the message it came with."""
+    added = 0
+    for answer in answers_from(replies, received_at):
+        exists = s.scalar(
+            select(InviteAnswerRow.id).where(
+                InviteAnswerRow.account_id == account_id,
+                InviteAnswerRow.message_ref == message_ref,
+                InviteAnswerRow.uid == answer.uid,
+                InviteAnswerRow.attendee == answer.attendee,
+            )
+        )
+        if exists is None:
+            s.add(
+                InviteAnswerRow(
+                    account_id=account_id,
+                    message_ref=message_ref,
+                    uid=answer.uid,
+                    attendee=answer.attendee,
+                    partstat=answer.partstat,
+                    dtstart=answer.dtstart,
+                    received_at=received_at,
+                )
+            )
+            added += 1
+    return added
+
+
+def load_answers(s: Session, account_id: int, *, since: datetime) -> list[InviteAnswer]:
+    query = select(InviteAnswerRow).where(
+        InviteAnswerRow.account_id == account_id, InviteAnswerRow.received_at >= since
+    )
+    return [
+        InviteAnswer(r.attendee, r.partstat, r.uid, r.dtstart, r.received_at)
+        for r in s.scalars(query.order_by(InviteAnswerRow.received_at))
+    ]

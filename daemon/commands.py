@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import time as _time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -150,25 +149,11 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    app = _app(args)
-    interval = app.config.daemon.poll_interval.total_seconds()
-    log.info("watching %d account(s), polling every %ds", len(app.config.accounts), interval)
-    while True:
-        now = datetime.now(UTC)
-        for account in app.accounts():
-            try:
-                run_cycle(app, account, now, show_progress=False)
-            except ConnectorError as exc:
-                log.warning("[%s] degraded: %s", account.name, exc)
-                _mark_degraded(app, account.name, str(exc))
-        _time.sleep(interval)
+    # Imported here: only `run` needs schedule, signal handlers and watcher threads.
+    from daemon.service import run_daemon, shifted_clock
 
-
-def _mark_degraded(app: App, name: str, error: str) -> None:
-    with app.store.transaction() as s:
-        s.execute(
-            update(Account).where(Account.name == name).values(health="degraded", last_error=error)
-        )
+    start = None if args.now is None else now_of(args, load_config(args.config))
+    return run_daemon(args.config, now_fn=shifted_clock(start), verbose=args.verbose)
 
 
 def all_decisions(app: App, now: datetime) -> list[Decision]:

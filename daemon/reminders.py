@@ -270,7 +270,7 @@ def write_reminders(
             _resolve(store, row.key, "cancelled", now)
             report.cancelled.append(row.key)
             continue
-        _write_one(store, sink, row, ZoneInfo(calendar.timezone), now, report)
+        _write_one(store, sink, row, calendar, now, report)
     return report
 
 
@@ -378,12 +378,15 @@ def _write_one(
     store: Store,
     sink: CalendarSink,
     row: Reminder,
-    zone: ZoneInfo,
+    calendar: BusinessCalendar,
     now: datetime,
     report: ReminderReport,
 ) -> None:
     try:
         existing = sink.find_event(row.uid)
+        if existing is None:
+            row = _reslot(store, row, now, calendar)
+        zone = ZoneInfo(calendar.timezone)
         stored = existing if existing is not None else sink.put_event(event_of(row, zone))
     except ConnectorError as exc:
         _failed(store, row.key, str(exc), now)
@@ -408,6 +411,22 @@ def _write_one(
         row.kind,
         row.at.isoformat(),
     )
+
+
+def _reslot(store: Store, row: Reminder, now: datetime, calendar: BusinessCalendar) -> Reminder:
+    """A retry that comes after the committed start moves it ahead: a reminder in the
+    past rings for nobody. Safe, since the UID (not the time) makes it the same event."""
+    if row.at > now:
+        return row
+    start = reminder_slot(row.at, now, calendar)
+    if start == row.at:
+        return row
+    with store.transaction() as s:
+        fresh = s.get(Reminder, row.key)
+        if fresh is None:
+            return row
+        fresh.at, fresh.end = start, start + DURATION
+    return fresh
 
 
 def _failed(store: Store, key: str, error: str, now: datetime) -> None:

@@ -5,21 +5,24 @@ main loop, which runs the cycle. Cycles never run here, so the database only
 ever sees one writer from this process, and a slow IDLE server cannot block
 another account.
 
-The watcher has its own connection (IMAP IDLE occupies a connection), opened
-and re-opened here with a backoff of its own; the source's
-`wait_for_changes(timeout) -> bool` is expected to re-issue IDLE and notice dead
-connections itself (raising a ConnectorError).
+The watcher uses its own MailSource object, separate from the cycles' ones,
+and never calls `open()` on it: `wait_for_changes(timeout) -> bool` makes the
+one connection it needs (IMAP: IDLE on the Inbox, re-issued and reconnected
+inside the connector), so the watcher holds no idle fetch connection. `close()`
+ends a wait from another thread (the IMAP source documents this), which is how
+`stop()` closes the connection at shutdown instead of leaving it to the kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import random
 import threading
 
 import connectors
-from daemon.app import mailbox
+from connectors.base import MailSource
 from daemon.backoff import Curve
 from daemon.config import AccountConfig
 
@@ -29,11 +32,15 @@ WAIT_SECONDS = 300.0  # one wait_for_changes call; the stop flag is checked betw
 RECONNECT = Curve(base=15, cap=15 * 60)
 
 
+def _new_source(account: AccountConfig) -> MailSource:
+    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
+    source: MailSource = module.open_mailbox(account.mail.settings)
+    return source
+
+
 def can_push(account: AccountConfig) -> bool:
     """True if the account's MailSource offers `wait_for_changes` (no connection made)."""
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    source = module.open_mailbox(account.mail.settings)
-    return callable(getattr(source, "wait_for_changes", None))
+    return callable(getattr(_new_source(account), "wait_for_changes", None))
 
 
 class Watcher:
@@ -44,15 +51,20 @@ class Watcher:
         self._changes = changes
         self._wake = wake
         self._stop = threading.Event()
+        self._source: MailSource | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{account.name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
-        """Ask the thread to end; it is a daemon thread, so one stuck in IDLE
-        cannot hold up the exit (the kernel closes its socket)."""
+        """End the wait and the thread. It is a daemon thread, so a connector
+        whose close() cannot interrupt a wait still cannot hold up the exit."""
         self._stop.set()
+        source = self._source
+        if source is not None:
+            with contextlib.suppress(Exception):
+                source.close()
         self._thread.join(timeout)
 
     def _signal(self) -> None:
@@ -63,16 +75,22 @@ class Watcher:
         name, failures, rng = self.account.name, 0, random.Random()
         while not self._stop.is_set():
             try:
-                with mailbox(self.account) as source:
-                    log.debug("[%s] push: watching for changes", name)
-                    if failures:
-                        self._signal()  # changes during the outage were not seen: catch up
+                self._source = _new_source(self.account)
+                log.debug("[%s] push: watching for changes", name)
+                while not self._stop.is_set():
+                    if self._source.wait_for_changes(WAIT_SECONDS):  # type: ignore[attr-defined]
+                        self._signal()
                     failures = 0
-                    while not self._stop.is_set():
-                        if source.wait_for_changes(WAIT_SECONDS):  # type: ignore[attr-defined]
-                            self._signal()
             except Exception as exc:  # a watcher must never die; the poll covers for it
+                if self._stop.is_set():
+                    return  # stop() closed the connection under the wait
                 # The account's own cycles report failures to the user; keep quiet here.
                 log.debug("[%s] push: %s: %s", name, type(exc).__name__, exc)
                 failures += 1
+                self._signal()  # catch up on what the failed wait may have missed
                 self._stop.wait(RECONNECT.delay(failures, rng))
+            finally:
+                source, self._source = self._source, None
+                if source is not None:
+                    with contextlib.suppress(Exception):
+                        source.close()

@@ -3,11 +3,13 @@
 Modules: settings (what the user configures), client (the wire, imapclient
 underneath), folders (which folder is Sent/Drafts/...), cursor (the opaque sync
 state), sync (one folder's incremental sync), normalize (FETCH rows -> records),
-source (ImapMailbox, the MailSource).
+source (ImapMailbox, the MailSource), idle (IMAP IDLE on a connection of its own,
+behind `ImapMailbox.wait_for_changes`), drafts (ImapDrafts, the DraftSink).
 """
 
 from __future__ import annotations
 
+from connectors.imap.drafts import ImapDrafts
 from connectors.imap.settings import Settings
 from connectors.imap.source import ImapMailbox, SyncStats
 
@@ -21,4 +23,13 @@ def open_mailbox(settings: Settings) -> ImapMailbox:
     return ImapMailbox(settings)
 
 
-__all__ = ["ImapMailbox", "Settings", "SyncStats", "open_mailbox"]
+def open_drafts(settings: Settings) -> ImapDrafts:
+    """The DraftSink for these settings; connects on `open()` or first use.
+
+    `open()` raises Unsupported when the account has no Drafts folder (none
+    marked \\Drafts, none with a known name, `drafts_folder` not on the server).
+    """
+    return ImapDrafts(settings)
+
+
+__all__ = ["ImapDrafts", "ImapMailbox", "Settings", "SyncStats", "open_drafts", "open_mailbox"]

@@ -104,6 +104,11 @@ class Wire:
         try:
             self._client.login(settings.username, password)
         except LoginError as exc:
+            if isinstance(exc.__context__, imaplib.IMAP4.abort):
+                # imapclient wraps a connection lost mid-LOGIN (a restarting server)
+                # in LoginError too; that is no verdict on the password.
+                self.broken = True
+                raise ConnectionLost("login: connection lost") from None
             if _TRANSIENT_LOGIN.search(str(exc).encode()):
                 raise Transient(f"the server cannot log in {settings.username} right now") from None
             raise AuthFailed(f"the server refused the login for {settings.username}") from None

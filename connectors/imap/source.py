@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from connectors.errors import ConfigProblem, ConnectorError, Permanent, Severity
 from connectors.imap import folders as folder_rules
 from connectors.imap.client import ACCOUNT, CommandFailed, ConnectionLost, Wire
 from connectors.imap.cursor import Cursor
+from connectors.imap.idle import IdleWatcher
 from connectors.imap.normalize import make_ref, parse_ref
 from connectors.imap.settings import Settings
 from connectors.imap.sync import Plan, sync_folder
@@ -79,6 +81,8 @@ class ImapMailbox:
         self._counts: Counter[str] = Counter()
         self._reconnects = 0
         self._messages = 0
+        self._idle: IdleWatcher | None = None  # its own connection, made on first wait
+        self._idle_lock = threading.Lock()
 
     # lifecycle ---------------------------------------------------------------------
 
@@ -86,6 +90,11 @@ class ImapMailbox:
         self._live()
 
     def close(self) -> None:
+        """Close both connections; safe to call from another thread to end a wait."""
+        with self._idle_lock:
+            watcher, self._idle = self._idle, None
+        if watcher is not None:
+            watcher.close()
         if self._wire is not None:
             self._wire.close()
             self._wire = None
@@ -143,6 +152,20 @@ class ImapMailbox:
         self._reset_stats()
         start = Cursor.load(cursor)  # an unreadable cursor raises CursorExpired before any work
         return self._sync(start, since, header_fields, scope)
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        """Block until the Inbox changes (True) or `timeout` seconds pass (False).
+
+        Uses IMAP IDLE on a second connection, never the one fetch_changes
+        uses; True also after a reconnect (changes during the gap went unseen).
+        Without IDLE on the server it sleeps and returns False: the daemon polls.
+        Raises Transient when the server stays unreachable for the whole wait.
+        """
+        with self._idle_lock:
+            if self._idle is None:
+                self._idle = IdleWatcher(self.settings, connect=self._connect)
+            watcher = self._idle
+        return watcher.wait(timeout)
 
     # internals -----------------------------------------------------------------------
 

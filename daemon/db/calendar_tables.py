@@ -128,3 +128,25 @@ class CalendarCursor(Base):
     cursor: Mapped[str | None] = mapped_column(Text)
     last_sync_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     rescans: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InviteAnswerRow(Base):
+    """An attendee's answer found in an iMIP REPLY mail (text/calendar, METHOD:REPLY).
+
+    Mail bodies are never kept, so the answer is recorded when the mail is read;
+    `message_ref` ties it to the message so a re-read does not record it twice.
+    """
+
+    __tablename__ = "invite_answers"
+    __table_args__ = (UniqueConstraint("account_id", "message_ref", "uid", "attendee"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    message_ref: Mapped[str] = mapped_column(String(1024))
+    uid: Mapped[str] = mapped_column(String(1024))
+    attendee: Mapped[str] = mapped_column(String(320), index=True)
+    partstat: Mapped[str] = mapped_column(String(32))
+    dtstart: Mapped[datetime | None] = mapped_column(TZDateTime)
+    received_at: Mapped[datetime] = mapped_column(TZDateTime)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from daemon.errors import StoreError
 
@@ -57,15 +58,40 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+def _transactional_ddl(engine: Engine) -> Engine:
+    """An engine on the same SQLite file whose CREATE TABLEs roll back with the transaction.
+
+    pysqlite commits DDL on its own, so a crash in the middle of the first
+    migration would leave tables without an alembic_version row and every later
+    start would fail. SQLAlchemy's documented recipe: let SQLAlchemy say BEGIN.
+    """
+    ddl = create_engine(engine.url, poolclass=NullPool)
+    event.listen(ddl, "connect", _sqlite_pragmas)
+
+    @event.listens_for(ddl, "connect")
+    def _no_implicit(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(ddl, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return ddl
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to call on every start."""
+    target = _transactional_ddl(engine) if engine.dialect.name == "sqlite" else engine
     try:
-        with engine.begin() as conn:
+        with target.begin() as conn:
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise StoreError(f"cannot open the database: {exc.orig}") from None
+    finally:
+        if target is not engine:
+            target.dispose()
 
 
 def schema_tables(engine: Engine) -> set[str]:

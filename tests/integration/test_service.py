@@ -30,6 +30,7 @@ import pytest
 
 from daemon.demo import mail as sample
 from tests.servers import free_port
+from tests.servers.dovecot import Dovecot, dovecot_binary, skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = "2026-11-03T10:00:00+08:00"  # Tuesday of the sample week: step 1 drafts are due
@@ -174,12 +175,8 @@ class Daemon:
             for k, v in os.environ.items()
             if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
         }
-        env.update(
-            GHOSTWATCH_POLL_SECONDS="1",
-            GW_TEST_IMAP_PASSWORD=MARKER,
-            PYTHONPATH=str(REPO),
-            **self.env,
-        )
+        env.update(GHOSTWATCH_POLL_SECONDS="1", GW_TEST_IMAP_PASSWORD=MARKER, PYTHONPATH=str(REPO))
+        env.update(self.env)
         argv = ["--config", str(self.config), "--now", NOW, "run"]
         with self.log_path.open("ab") as err:
             self.proc = subprocess.Popen(
@@ -514,3 +511,52 @@ def test_disk_full_is_reported_and_nothing_is_lost(tmp_path: Path, tiny_disk: Pa
         ).fetchone()
     assert stored == len(many)  # every message that arrived while the disk was full
     assert "Traceback" not in daemon.log
+
+
+# --- push over real IMAP IDLE -----------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    if dovecot_binary() is None:
+        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
+    server = Dovecot()
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.dovecot
+def test_new_mail_is_pushed_by_idle_not_polled(tmp_path: Path, dovecot: Dovecot) -> None:
+    user = dovecot.add_user()
+    secret = f'password_file = "{dovecot.password_file}"'
+    config = tmp_path / "config.toml"
+    config.write_text(
+        WORK.split("[[accounts]]")[0].format(state=tmp_path)
+        + imap_account("mail", "li.lei@hunter.example", dovecot.port, secret).replace(
+            'username = "li.lei@hunter.example"', f'username = "{user.name}"'
+        ),
+        encoding="utf-8",
+    )
+    # A poll an hour away: only a push can explain a second cycle within the test.
+    daemon = Daemon(config, tmp_path / "stderr.log", {"GHOSTWATCH_POLL_SECONDS": "3600"})
+    daemon.start()
+    try:
+        daemon.wait_for(r"\[mail\] push: watching for new mail")
+        end = daemon.wait_for(r"\[mail\] cycle \(start\)")
+        time.sleep(1)  # let IDLE start; a change before it would arrive as "missed" anyway
+        reply = (
+            b"From: Wang Fang <wang.fang@candidate.example>\r\n"
+            b"To: li.lei@hunter.example\r\nSubject: Re: role\r\n"
+            b"Message-ID: <push1@candidate.example>\r\n"
+            b"Date: Tue, 03 Nov 2026 10:00:00 +0800\r\n\r\nThanks, interested.\r\n"
+        )
+        user.append("INBOX", reply)
+        daemon.wait_for(r"\[mail\] cycle \(push\)", after=end)
+        code, took = daemon.stop()
+    finally:
+        daemon.kill()
+    assert code == 0
+    assert took < 10  # the IDLE connection did not hold up the exit
+    assert "synced: 1 new" in daemon.log

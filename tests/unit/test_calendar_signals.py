@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.errors import CursorExpired
+from connectors.ical import parse_imip_reply
 from connectors.memory import MemoryCalendar
 from connectors.model import Address, CalendarChanges, CalendarEvent
-from daemon.calendar_ingest import load_entries, sync_calendar
+from daemon.calendar_ingest import load_answers, load_entries, record_answers, sync_calendar
 from daemon.calendar_signals import (
     EntryView,
     InviteAnswer,
@@ -26,7 +27,7 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Base
 from daemon.tracker.machine import Context, replay
 from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
-from daemon.tracker.states import Meeting, Outbound, RedFlag, State
+from daemon.tracker.states import Event, Meeting, Outbound, RedFlag, State
 
 SH = ZoneInfo("Asia/Shanghai")
 CONTACT = "wang.fang@example.com"
@@ -158,7 +159,7 @@ def ctx() -> Context:
 
 
 def test_a_rescheduled_meeting_ends_the_sequence_met_with_the_flag_kept() -> None:
-    events = [Outbound(at=SINCE, ref="o1")]
+    events: list[Event] = [Outbound(at=SINCE, ref="o1")]
     events += calendar_events_for([entry(times_moved=3)], {CONTACT}, SINCE)
     (run,) = replay(events, at(10), ctx())
     assert run.record.state is State.MET
@@ -284,3 +285,32 @@ def test_expired_cursor_rescans_and_marks_what_disappeared(store: Store) -> None
     report = sync_calendar(store, 1, cal, at(4), lookback=timedelta(days=90))
     assert report.rescanned and report.removed == 1
     assert {(v.uid, v.deleted) for v in views(store)} == {("iv-1", False), ("iv-2", True)}
+
+
+IMIP_REPLY = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Google Inc//Google Calendar 70.9054//EN
+METHOD:REPLY
+BEGIN:VEVENT
+UID:inv-42@hunter.example
+DTSTAMP:20261104T020000Z
+DTSTART:20261109T060000Z
+ATTENDEE;CN=Wang Fang;PARTSTAT=ACCEPTED:mailto:Wang.Fang@example.com
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_an_accepted_invitation_mail_is_recorded_once_and_reads_back_as_a_meeting(
+    store: Store,
+) -> None:
+    replies = parse_imip_reply(IMIP_REPLY)
+    for _ in range(2):  # the same mail read again (rescan)
+        with store.transaction() as s:
+            record_answers(s, 1, "INBOX/7", replies, at(4, 10, 2))
+    with store.reader() as s:
+        answers = load_answers(s, 1, since=SINCE)
+    assert len(answers) == 1
+    assert calendar_events_for([], {CONTACT}, SINCE, answers) == [
+        Meeting(at=at(4, 10, 2), ref="inv-42@hunter.example", summary="accepted the invitation")
+    ]

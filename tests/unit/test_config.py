@@ -762,9 +762,9 @@ def test_calendar_none_and_absent() -> None:
 
 
 def test_unregistered_calendar_keeps_a_frozen_table() -> None:
-    table = {"type": "caldav", "url": "https://dav.example.com/", "password_file": "~/dav.secret"}
+    table = {"type": "google", "url": "https://dav.example.com/", "password_file": "~/dav.secret"}
     calendar = parse(accounts=[account(calendar=table)]).accounts[0].calendar
-    assert calendar is not None and calendar.type == "caldav"
+    assert calendar is not None and calendar.type == "google"
     assert dict(calendar.settings) == {
         "url": "https://dav.example.com/",
         "password_file": "~/dav.secret",
@@ -778,7 +778,11 @@ def test_unregistered_calendar_keeps_a_frozen_table() -> None:
     [
         ({"type": "caldab"}, "type", "did you mean 'caldav'?"),
         ({"url": "https://dav.example.com/"}, "type", "missing"),
-        ({"type": "caldav", "password": "hunter2"}, "password", "secrets only via"),
+        (
+            {"type": "caldav", "url": "https://dav.example.com/", "password": "hunter2"},
+            "password",
+            "secrets only via",
+        ),
         ({"type": "none", "url": "x"}, "url", "unknown key"),
     ],
 )

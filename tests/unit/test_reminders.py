@@ -411,3 +411,15 @@ def test_dry_run_preview_writes_nothing(store: Store) -> None:
     assert [e.ghostwatch_key for e in events] == ["s1.2.call"]
     with store.reader() as s:
         assert s.query(Reminder).count() == 0
+
+
+def test_a_reminder_retried_after_its_time_moves_to_the_next_slot(store: Store) -> None:
+    d = decision([OUT, STEP1], at(5, 10))
+    drafted(store, "s1.2", at(5, 10))
+    broken = type("Down", (MemoryCalendar,), {"find_event": _down})()
+    assert write(store, broken, [d], at(5, 10)).failed == ["s1.2.call"]
+    cal = MemoryCalendar()
+    pending = decision([OUT, STEP1, DraftWritten(at(5, 10), 2, "s1")], at(6, 14, 20))
+    assert write(store, cal, [pending], at(6, 14, 20)).written == ["s1.2.call"]
+    (event,) = ours(cal)
+    assert (event.start, event.end) == (at(6, 14, 30), at(6, 14, 45))

@@ -40,6 +40,92 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_daemon_lock")),
     )
     op.create_table(
+        "calendar_cursors",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("cursor", sa.Text(), nullable=True),
+        sa.Column("last_sync_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rescans", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_calendar_cursors_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_calendar_cursors")),
+    )
+    op.create_table(
+        "calendar_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=1024), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("start", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("all_day", sa.Boolean(), nullable=False),
+        sa.Column("start_day", sa.Date(), nullable=True),
+        sa.Column("end_day", sa.Date(), nullable=True),
+        sa.Column("attendees", sa.JSON(), nullable=False),
+        sa.Column("organizer", sa.String(length=320), nullable=True),
+        sa.Column("mentions", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("busy_status", sa.String(length=16), nullable=False),
+        sa.Column("transparent", sa.Boolean(), nullable=False),
+        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("is_ghostwatch", sa.Boolean(), nullable=False),
+        sa.Column("times_moved", sa.Integer(), nullable=False),
+        sa.Column("moved_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_by", sa.String(length=320), nullable=True),
+        sa.Column("first_seen", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("deleted_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_calendar_entries_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_entries")),
+        sa.UniqueConstraint("account_id", "uid", name=op.f("uq_calendar_entries_account_id")),
+    )
+    with op.batch_alter_table("calendar_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_calendar_entries_account_start", ["account_id", "start"], unique=False
+        )
+
+    op.create_table(
+        "invite_answers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("message_ref", sa.String(length=1024), nullable=False),
+        sa.Column("uid", sa.String(length=1024), nullable=False),
+        sa.Column("attendee", sa.String(length=320), nullable=False),
+        sa.Column("partstat", sa.String(length=32), nullable=False),
+        sa.Column("dtstart", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_invite_answers_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invite_answers")),
+        sa.UniqueConstraint(
+            "account_id",
+            "message_ref",
+            "uid",
+            "attendee",
+            name=op.f("uq_invite_answers_account_id"),
+        ),
+    )
+    with op.batch_alter_table("invite_answers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_invite_answers_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_invite_answers_attendee"), ["attendee"], unique=False)
+
+    op.create_table(
         "skips",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -205,6 +291,50 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_messages_thread_id"), ["thread_id"], unique=False)
 
     op.create_table(
+        "reminders",
+        sa.Column("key", sa.String(length=80), nullable=False),
+        sa.Column("uid", sa.String(length=200), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("calendar_account", sa.String(length=200), nullable=True),
+        sa.Column("sequence_id", sa.String(length=40), nullable=False),
+        sa.Column("thread_id", sa.Integer(), nullable=True),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("at", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("alarm_minutes", sa.Integer(), nullable=True),
+        sa.Column("href", sa.String(length=1024), nullable=True),
+        sa.Column("etag", sa.String(length=200), nullable=True),
+        sa.Column("created_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("written_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_reminders_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_reminders_thread_id_threads"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_reminders")),
+        sa.UniqueConstraint("uid", name=op.f("uq_reminders_uid")),
+    )
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.create_index("ix_reminders_account_state", ["account_id", "state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_reminders_sequence_id"), ["sequence_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_reminders_thread_id"), ["thread_id"], unique=False)
+
+    op.create_table(
         "sequences",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -302,6 +432,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sequences_account_id"))
 
     op.drop_table("sequences")
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reminders_thread_id"))
+        batch_op.drop_index(batch_op.f("ix_reminders_sequence_id"))
+        batch_op.drop_index("ix_reminders_account_state")
+
+    op.drop_table("reminders")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_thread_id"))
         batch_op.drop_index(batch_op.f("ix_messages_provider_thread_id"))
@@ -331,6 +467,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_skips_account_id"))
 
     op.drop_table("skips")
+    with op.batch_alter_table("invite_answers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invite_answers_attendee"))
+        batch_op.drop_index(batch_op.f("ix_invite_answers_account_id"))
+
+    op.drop_table("invite_answers")
+    with op.batch_alter_table("calendar_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_calendar_entries_account_start")
+
+    op.drop_table("calendar_entries")
+    op.drop_table("calendar_cursors")
     op.drop_table("daemon_lock")
     op.drop_table("accounts")
     # ### end Alembic commands ###
