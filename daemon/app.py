@@ -32,6 +32,7 @@ class App:
                 ignore=p.ignore,
             ),
             on_draft_deleted=p.on_draft_deleted,
+            owner=account.address,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:

@@ -127,6 +127,9 @@ def cmd_once(args: argparse.Namespace) -> int:
         if args.dry_run:
             for d, step, body in report.previews:
                 print_draft(d, step, body, tz, prefix=f"[{account.name}] would write ")
+            for ev in report.reminder_previews:
+                when = ev.start.astimezone(tz).strftime("%m-%d %H:%M")
+                print(f"[{account.name}] would add to the calendar: {when} {ev.summary}")
             continue
         written += len(report.outbox.written)
         for d, step, _ in report.outbox.written:
@@ -135,6 +138,10 @@ def cmd_once(args: argparse.Namespace) -> int:
             print(f"[{account.name}] withdrew untouched draft {key}")
         for key in report.outbox.kept_edited:
             print(f"[{account.name}] left your edited draft {key} alone")
+        for key in report.reminders.written:
+            print(f"[{account.name}] calendar reminder {key} written")
+        for key in report.reminders.removed:
+            print(f"[{account.name}] calendar reminder {key} removed (the sequence ended)")
         for key in report.outbox.failed:
             print(f"[{account.name}] draft {key} not written yet (see `status`)")
         if report.outbox.deferred:

@@ -14,14 +14,18 @@ from datetime import datetime
 from sqlalchemy import update
 
 import connectors
-from connectors.base import DraftSink, MailSource
+from connectors.base import CalendarSource, DraftSink, MailSource
+from connectors.model import CalendarEvent
 from daemon.app import App, mailbox
+from daemon.calendar_ingest import CalendarSyncReport, sync_calendar
 from daemon.config import AccountConfig
+from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, account_id, decide, evaluate
 from daemon.ingest import SyncReport, sync_mail
 from daemon.outbox import Author, OutboxReport, build_spec, reconcile, withdraw_ended, write_due
 from daemon.progress import Progress
+from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,9 @@ class CycleReport:
     decisions: list[Decision] = field(default_factory=list)
     outbox: OutboxReport = field(default_factory=OutboxReport)
     previews: list[tuple[Decision, int, str]] = field(default_factory=list)  # dry run
+    reminders: ReminderReport = field(default_factory=ReminderReport)
+    reminder_previews: list[CalendarEvent] = field(default_factory=list)
+    calendar: CalendarSyncReport | None = None
     due_count: int = 0  # follow-ups that were due when the cycle decided
 
     @property
@@ -42,6 +49,22 @@ class CycleReport:
     @property
     def ended(self) -> list[Decision]:
         return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
+
+
+@contextlib.contextmanager
+def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
+    """The account's calendar connector, opened; None without one."""
+    cfg = account.calendar
+    if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
+        yield None
+        return
+    module = connectors.load(cfg.type, connectors.CALENDAR_CONNECTORS)
+    cal = module.open_calendar(cfg.settings)
+    cal.open()
+    try:
+        yield cal
+    finally:
+        cal.close()
 
 
 @contextlib.contextmanager
@@ -116,22 +139,39 @@ def run_cycle(
     report = CycleReport(account=account.name)
     policy = app.policy(account)
     author = author_of(app, account)
-    with mailbox(account) as source, draft_sink(account) as sink:
+    with mailbox(account) as source, draft_sink(account) as sink, calendar_of(account) as cal:
         report.sync = _synced(app, account, source, now, show_progress)
         with app.store.reader() as s:
             acct = account_id(s, account.name)
         assert acct is not None  # sync created it
+        if cal is not None:
+            report.calendar = sync_calendar(
+                app.store, acct, cal, now, lookback=app.config.daemon.lookback
+            )
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
         report.decisions = decide(app.store, account.name, policy, now)
         report.due_count = len(report.due)
+        phones = phone_lookup(app.store, source)
         if dry_run or sink is None:
             for d in report.due:
                 step = d.next.step or 0
                 _, body = build_spec(app.store, d, step, f"{d.sequence_id}.{step}", author, now)
                 report.previews.append((d, step, body))
+            report.reminder_previews = preview_reminders(
+                app.store,
+                report.decisions,
+                now,
+                locale=account.locale,
+                templates_dir=app.config.daemon.templates_dir,
+                calendar=policy.calendar,
+                phone_lookup=phones,
+            )
             return report
+        decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
+        if cal is not None:
+            report.reminders = remove_ended(app.store, acct, cal, decided, now)
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
@@ -150,6 +190,21 @@ def run_cycle(
             limit=app.config.policy.max_drafts_per_cycle,
             recheck=recheck,
         )
+        if cal is not None:
+            written = write_reminders(
+                app.store,
+                acct,
+                cal,
+                decided,
+                now,
+                locale=account.locale,
+                templates_dir=app.config.daemon.templates_dir,
+                calendar=policy.calendar,
+                phone_lookup=phones,
+            )
+            report.reminders.written += written.written
+            report.reminders.found += written.found
+            report.reminders.failed += written.failed
         report.outbox.withdrawn += withdrawn.withdrawn
         report.outbox.kept_edited += withdrawn.kept_edited
         report.outbox.cancelled += withdrawn.cancelled

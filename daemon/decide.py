@@ -11,12 +11,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from daemon.away import Away, away_periods
+from daemon.calendar_ingest import load_answers, load_entries
+from daemon.calendar_signals import EntryView, InviteAnswer, calendar_events_for
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Control, Draft, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -47,6 +50,19 @@ class Policy:
     calendar: BusinessCalendar
     identity: Identity
     on_draft_deleted: str = "skip"
+    owner: str = ""  # the account address: whose absences pause the schedule
+
+
+CALENDAR_WINDOW = timedelta(days=180)
+
+
+@dataclass(slots=True)
+class CalendarFacts:
+    """What the account's calendar says, loaded once per evaluation."""
+
+    entries: list[EntryView]
+    answers: list[InviteAnswer]
+    away: tuple[Away, ...] = ()
 
 
 @dataclass(slots=True)
@@ -124,6 +140,12 @@ def evaluate(
     if acct is None:
         return []
     decisions: list[Decision] = []
+    since = now - CALENDAR_WINDOW
+    cal = CalendarFacts(
+        entries=load_entries(s, acct, since=since),
+        answers=load_answers(s, acct, since=since),
+    )
+    cal.away = tuple(away_periods(cal.entries, policy.calendar.timezone, owner=policy.owner))
     for chunk in _chunks(thread_ids):
         by_thread: dict[int, list[MsgView]] = defaultdict(list)
         for row in s.scalars(select(Message).where(Message.thread_id.in_(chunk))):
@@ -140,7 +162,16 @@ def evaluate(
         for tid in chunk:
             decisions.extend(
                 _decide_thread(
-                    s, acct, account, tid, by_thread[tid], controls[tid], drafts[tid], policy, now
+                    s,
+                    acct,
+                    account,
+                    tid,
+                    by_thread[tid],
+                    controls[tid],
+                    drafts[tid],
+                    policy,
+                    now,
+                    cal,
                 )
             )
     return decisions
@@ -156,6 +187,7 @@ def _decide_thread(
     drafts: list[DraftView],
     policy: Policy,
     now: datetime,
+    cal: CalendarFacts,
 ) -> list[Decision]:
     from daemon.timeline import dedupe
 
@@ -167,9 +199,13 @@ def _decide_thread(
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
     by_ref = {m.ref: m for m in messages}
     events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
+    events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
     ctx = Context(
-        playbook=playbook, calendar=policy.calendar, on_draft_deleted=policy.on_draft_deleted
+        playbook=playbook,
+        calendar=policy.calendar,
+        on_draft_deleted=policy.on_draft_deleted,
+        away=cal.away,
     )
 
     def name(start: Outbound) -> str:

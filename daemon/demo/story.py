@@ -6,13 +6,14 @@ the real database, with `now` set to the story's clock.
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TextIO
@@ -24,6 +25,7 @@ from daemon.cycle import CycleReport, run_cycle
 from daemon.demo import mail as sample
 from daemon.present import print_draft, print_status
 
+_CAL_HINT = "calendar/work/*.ics, e.g. with khal"
 CONFIG = """\
 # Written by `ghostwatch demo`: a Maildir account, nothing leaves this folder.
 [daemon]
@@ -54,6 +56,11 @@ locale = "zh-CN"
 [accounts.mail]
 type = "maildir"
 path = "{root}/Mail"
+
+[accounts.calendar]
+type = "vdir"
+path = "{root}/calendar"
+calendar = "work"
 """
 
 
@@ -85,6 +92,32 @@ def approve(contact: str) -> Callable[[Path, datetime], str | None]:
     return act
 
 
+def meeting(
+    contact: tuple[str, str], start: datetime, note: str
+) -> Callable[[Path, datetime], str | None]:
+    """Another client (your phone, Outlook) puts a meeting with the contact into the calendar."""
+
+    def act(root: Path, when: datetime) -> str | None:
+        # Written as another client would, with attendees (ghostwatch never writes any).
+        stamp = "%Y%m%dT%H%M%SZ"
+        utc = ZoneInfo("UTC")
+        ics = "\r\n".join(
+            [
+                "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//demo//phone//EN", "BEGIN:VEVENT",
+                f"UID:interview-{contact[1]}", f"DTSTAMP:{when.astimezone(utc).strftime(stamp)}",
+                f"DTSTART:{start.astimezone(utc).strftime(stamp)}",
+                f"DTEND:{(start + timedelta(hours=1)).astimezone(utc).strftime(stamp)}",
+                f"SUMMARY:面试 {contact[0]}", f"ORGANIZER:mailto:{sample.ME[1]}",
+                f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{contact[1]}",
+                "END:VEVENT", "END:VCALENDAR", "",
+            ]
+        )  # fmt: skip
+        (root / "calendar" / "work" / f"interview-{contact[1]}.ics").write_text(ics, "utf-8")
+        return note
+
+    return act
+
+
 def arrive(letter: sample.Mail, note: str) -> Callable[[Path, datetime], str | None]:
     def act(root: Path, when: datetime) -> str | None:
         sample.deliver(root / "Mail", letter)
@@ -110,6 +143,11 @@ SCENES = [
         "Thursday 11:00 - you send it; the CTO search runs on the exec cadence (3bd, 10bd, 20bd)",
         approve(sample.WANG[1]),
     ),
+    Scene(
+        sample.at(7, 17),
+        "Next Monday 17:00 - Zhang Wei, back from leave, books an interview",
+        meeting(sample.ZHANG, sample.at(9, 14), "An interview with 张伟 appears in your calendar."),
+    ),
     Scene(sample.at(8, 10), "Next Tuesday 10:00 - T+6: the closing note", approve(sample.HR[1])),
     Scene(sample.at(8, 11), "Tuesday 11:00 - you send the closing note", approve(sample.WANG[1])),
     Scene(sample.at(11, 12), "Friday 12:00 - three business days after the last step"),
@@ -122,14 +160,18 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
         if directory
         else Path(tempfile.mkdtemp(prefix="ghostwatch-demo-"))
     )
-    if (root / "Mail").exists():
-        shutil.rmtree(root / "Mail")
+    for old in ("Mail", "calendar"):
+        if (root / old).exists():
+            shutil.rmtree(root / old)
     (root / "ghostwatch.db").unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     sample.create(root / "Mail")
+    (root / "calendar" / "work").mkdir(parents=True)
     for letter in [*sample.OUTREACH, *sample.INBOUND_DAY0, sample.bounce_for_liu()]:
         sample.deliver(root / "Mail", letter)
     (root / "config.toml").write_text(CONFIG.format(root=root), encoding="utf-8")
+    # The story is the output; the daemon's own log lines would drown it.
+    logging.getLogger().setLevel(logging.WARNING)
     app = open_app(load_config(root / "config.toml"))
     account = app.config.accounts[0]
     tz = ZoneInfo(app.config.policy.timezone)
@@ -169,5 +211,9 @@ def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO) -> None:
         print(f"   withdrew the untouched draft {key}: nobody needs it now", file=out)
     for d, step, body in report.outbox.written:
         print_draft(d, step, body, tz, out, prefix="   wrote to Drafts: ")
+    for key in report.reminders.written:
+        print(f"   calendar: reminder {key} written (open {_CAL_HINT})", file=out)
+    for key in report.reminders.removed:
+        print(f"   calendar: reminder {key} removed, the sequence ended", file=out)
     if report.outbox.deferred:
         print(f"   {report.outbox.deferred} more held back by max_drafts_per_cycle", file=out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from daemon.away import Away, shift_for_away
 from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
 from daemon.tracker.states import (
     AutoReply,
@@ -48,6 +49,7 @@ class Context:
     playbook: Playbook
     calendar: BusinessCalendar
     on_draft_deleted: str = "skip"  # skip | stop
+    away: tuple[Away, ...] = ()  # the consultant's absences: the schedule pauses
 
     @property
     def step_count(self) -> int:
@@ -187,6 +189,10 @@ def next_action(rec: Record, ctx: Context) -> NextAction:
     if rec.deferred_until is not None and rec.deferred_until > at:
         at = rec.deferred_until
         trace = (*trace, f"out of office: moved to {at.isoformat()}")
+    if ctx.away:
+        at, why = shift_for_away(at, ctx.away, ctx.calendar, since=rec.started_at)
+        if why:
+            trace = (*trace, why)
     return NextAction("draft", index + 1, at, trace)
 
 

@@ -17,9 +17,12 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert "liu.yang@old-company.example: undeliverable" in story
     assert "wang.fang@candidate.example: ghosted" in story
     assert "calendar reminder (call)" in story
+    assert "reminder" in story and ".2.call written" in story  # in the vdir calendar
+    assert "zhang.wei@corp.example: met" in story  # the interview in the calendar ended it
     assert "news@linkedin.example" not in story  # newsletters never start a sequence
     assert "boss@hunter.example" not in story  # nor do colleagues
     assert (tmp_path / "Mail" / ".Drafts").is_dir()
+    assert any((tmp_path / "calendar" / "work").glob("ghostwatch-*.call@ghostwatch.ics"))
     # Running it again starts from a clean slate rather than piling up drafts.
     again = io.StringIO()
     assert run_demo(tmp_path, again) == 0
