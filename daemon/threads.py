@@ -112,23 +112,31 @@ def link_threads(
         threads_of_root.setdefault(uf.find(key), set()).add(tid)
 
     result: dict[str, int] = {}
+    touched: set[int] = set()
+    created: list[tuple[Thread, list[str]]] = []
+    by_ref = {m.ref: m for m in batch}
     for root, refs in groups.items():
         existing = sorted(threads_of_root.get(root, set()))
-        if existing:
-            keep = existing[0]
-            if len(existing) > 1:
-                merge_threads(s, keep, existing[1:])
-            s.execute(update(Thread).where(Thread.id == keep).values(dirty=True))
-        else:
-            first = next(m for m in batch if m.ref == refs[0])
+        if not existing:
+            first = by_ref[refs[0]]
             thread = Thread(
                 account_id=account_id, subject=first.subject, created_at=now, dirty=True
             )
-            s.add(thread)
-            s.flush()
-            keep = thread.id
-        for ref in refs:
-            result[ref] = keep
+            created.append((thread, refs))
+            continue
+        keep = existing[0]
+        if len(existing) > 1:
+            merge_threads(s, keep, existing[1:])
+        touched.add(keep)
+        result.update(dict.fromkeys(refs, keep))
+    if touched:
+        s.execute(update(Thread).where(Thread.id.in_(sorted(touched))).values(dirty=True))
+    if created:
+        # One flush for the whole batch: SQLAlchemy inserts them together and fills the ids.
+        s.add_all([thread for thread, _ in created])
+        s.flush()
+        for thread, refs in created:
+            result.update(dict.fromkeys(refs, thread.id))
     return result
 
 

@@ -82,6 +82,9 @@ class ImapMailbox:
         self._reconnects = 0
         self._messages = 0
         self._idle: IdleWatcher | None = None  # its own connection, made on first wait
+        # (wire, folder, uidvalidity) fetch_raw last examined: bodies come in runs per folder,
+        # and re-examining a large folder for every body costs the server real work.
+        self._examined: tuple[Wire, str, int] | None = None
         self._idle_lock = threading.Lock()
 
     # lifecycle ---------------------------------------------------------------------
@@ -95,6 +98,7 @@ class ImapMailbox:
             watcher, self._idle = self._idle, None
         if watcher is not None:
             watcher.close()
+        self._examined = None
         if self._wire is not None:
             self._wire.close()
             self._wire = None
@@ -126,14 +130,18 @@ class ImapMailbox:
             raise Permanent(f"not an IMAP ref: {ref[:80]!r}") from None
 
         def fetch(wire: Wire) -> bytes | None:
-            try:
-                sel = wire.examine(folder)
-            except CommandFailed:
-                return None  # the folder itself is gone
-            if int(sel.get("UIDVALIDITY", -1)) != uidvalidity:
+            known = self._examined
+            if known is None or known[0] is not wire or known[1] != folder:
+                self._examined = None
+                try:
+                    sel = wire.examine(folder)
+                except CommandFailed:
+                    return None  # the folder itself is gone
+                known = (wire, folder, int(sel.get("UIDVALIDITY", -1)))
+                self._examined = known
+            if known[2] != uidvalidity:
                 return None
             rows, _ = wire.fetch(folder, str(uid), [f"BODY.PEEK[]<0.{max(0, max_bytes)}>"])
-            wire.unselect()
             for key, value in rows.get(uid, {}).items():
                 if key.upper().startswith(b"BODY[]"):
                     return value if isinstance(value, bytes) else b""
@@ -150,6 +158,7 @@ class ImapMailbox:
         scope: Scope = "all",
     ) -> Iterator[ChangeBatch]:
         self._reset_stats()
+        self._examined = None  # the sync selects other folders
         start = Cursor.load(cursor)  # an unreadable cursor raises CursorExpired before any work
         return self._sync(start, since, header_fields, scope)
 
