@@ -6,17 +6,18 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+import connectors
 from connectors.errors import ConnectorError
 from daemon import classify
 from daemon.app import App, mailbox, open_app
-from daemon.config import Config, example_config_text, load_config
-from daemon.cycle import run_cycle, sync_account
+from daemon.config import AccountConfig, Config, example_config_text, load_config
+from daemon.cycle import calendar_of, run_cycle, sync_account
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
@@ -92,13 +93,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             hint = f" ({exc.hint})" if exc.hint else ""
             problems.append(f"account {account.name}: {exc}{hint}")
         if account.calendar is not None:
-            kind = account.calendar.type
-            print(f"  calendar {kind}: not available in this version (mail keeps working)")
+            problems += _check_calendar(account)
     if app is not None:
         app.store.close()
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _check_calendar(account: AccountConfig) -> list[str]:
+    kind = account.calendar.type if account.calendar else "none"
+    if kind not in connectors.CALENDAR_CONNECTORS:
+        print(f"  calendar {kind}: not available in this version (mail keeps working)")
+        return []
+    try:
+        with calendar_of(account) as cal:
+            assert cal is not None
+            cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
+            caps = getattr(cal, "capabilities", None)
+            names = sorted(caps().names) if caps else []
+            print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
+    except ConnectorError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
+    return []
 
 
 def mask_url(url: str) -> str:

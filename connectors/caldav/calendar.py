@@ -22,7 +22,7 @@ from connectors.caldav.client import CaldavWire, ClientFactory, Resource, defaul
 from connectors.caldav.settings import Settings
 from connectors.caldav.source import first_read, next_read
 from connectors.errors import CursorExpired, Permanent, Transient
-from connectors.model import CalendarChanges, CalendarEvent
+from connectors.model import CalendarChanges, CalendarEvent, Capabilities
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ class CaldavCalendar:
         self.wire = CaldavWire(settings, client_factory)
         self.floating_tz: tzinfo = ZoneInfo(settings.timezone) if settings.timezone else UTC
         self.skipped: list[ical.Skip] = []  # what the last fetch_changes could not read
+        self._mode: str | None = None  # "sync" or "etag", as the last read used
+
+    def capabilities(self) -> Capabilities:
+        """What the server offered on the last read (`check` lists it)."""
+        names = {"sync-token": self._mode == "sync", "etag": self._mode == "etag"}
+        return Capabilities(frozenset(n for n, on in names.items() if on))
 
     def open(self) -> None:
         """Find (or create) the calendar; raises AuthFailed, ConfigProblem, Transient."""
@@ -69,6 +75,7 @@ class CaldavCalendar:
         for uid, reason in read.skipped:
             log.warning("calendar %s: event %s skipped: %s", self.settings.calendar, uid, reason)
         self.skipped = read.skipped
+        self._mode = read.cursor.mode
         fresh = {e.uid for e in read.events}
         removed = tuple(dict.fromkeys(u for u in read.removed if u not in fresh))
         return CalendarChanges(tuple(read.events), removed, read.cursor.encode())

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from connectors import ical
 from connectors.errors import ConfigProblem, Permanent, Transient
-from connectors.model import CalendarChanges, CalendarEvent
+from connectors.model import CalendarChanges, CalendarEvent, Capabilities
 from connectors.vdir import cursor as cur
 from connectors.vdir.files import ItemStore, fingerprint
 from connectors.vdir.settings import Settings
@@ -65,6 +65,10 @@ class VdirCalendar:
                 ) from None
         self._opened = True
 
+    def capabilities(self) -> Capabilities:
+        # Incremental reads compare each file's mtime, size and hash with the cursor.
+        return Capabilities(frozenset({"file-cursor"}))
+
     def close(self) -> None:
         """Nothing to release; here so both calendar connectors look alike."""
 
@@ -83,9 +87,7 @@ class VdirCalendar:
         self.skipped = result.skipped
         fresh = {e.uid for e in result.events}
         removed = tuple(dict.fromkeys(u for u in result.removed if u not in fresh))
-        return CalendarChanges(
-            tuple(result.events), removed, cur.encode(directory, result.files)
-        )
+        return CalendarChanges(tuple(result.events), removed, cur.encode(directory, result.files))
 
     # -- CalendarSink --
 
