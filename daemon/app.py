@@ -33,6 +33,7 @@ class App:
             ),
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
+            backup=account.backup,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:

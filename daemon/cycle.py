@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -17,7 +17,8 @@ import connectors
 from connectors.base import CalendarSource, DraftSink, MailSource
 from connectors.model import CalendarEvent
 from daemon.app import App, mailbox
-from daemon.calendar_ingest import CalendarSyncReport, sync_calendar
+from daemon.away import away_at, away_periods
+from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calendar
 from daemon.config import AccountConfig
 from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
@@ -191,17 +192,29 @@ def run_cycle(
             recheck=recheck,
         )
         if cal is not None:
-            written = write_reminders(
-                app.store,
-                acct,
-                cal,
-                decided,
-                now,
-                locale=account.locale,
-                templates_dir=app.config.daemon.templates_dir,
-                calendar=policy.calendar,
-                phone_lookup=phones,
-            )
+            target, on_behalf = _reminder_target(app, account, acct, now)
+            with contextlib.ExitStack() as stack:
+                sink_cal = cal
+                if target is not None:
+                    backup_cal = stack.enter_context(calendar_of(target))
+                    if backup_cal is not None:
+                        sink_cal = backup_cal
+                        log.info(
+                            "[%s] away: reminders go to %s's calendar", account.name, target.name
+                        )
+                written = write_reminders(
+                    app.store,
+                    acct,
+                    sink_cal,  # type: ignore[arg-type]
+                    decided,
+                    now,
+                    locale=account.locale,
+                    templates_dir=app.config.daemon.templates_dir,
+                    calendar=policy.calendar,
+                    phone_lookup=phones,
+                    on_behalf_of=on_behalf if sink_cal is not cal else None,
+                    calendar_account=target.name if sink_cal is not cal and target else None,
+                )
             report.reminders.written += written.written
             report.reminders.found += written.found
             report.reminders.failed += written.failed
@@ -214,6 +227,20 @@ def run_cycle(
             first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
             report.decisions = list(first.values())
     return report
+
+
+def _reminder_target(
+    app: App, account: AccountConfig, acct: int, now: datetime
+) -> tuple[AccountConfig | None, str | None]:
+    """The backup whose calendar takes the reminders while the owner is away, if any."""
+    if not account.backup:
+        return None, None
+    with app.store.reader() as s:
+        entries = load_entries(s, acct, since=now - timedelta(days=60))
+    periods = away_periods(entries, app.config.policy.timezone, owner=account.address)
+    if away_at(now, periods) is None:
+        return None, None
+    return app.config.account(account.backup), account.display_name or account.address
 
 
 def _mark_dirty(app: App, thread_ids: list[int]) -> None:

@@ -51,6 +51,7 @@ class Policy:
     identity: Identity
     on_draft_deleted: str = "skip"
     owner: str = ""  # the account address: whose absences pause the schedule
+    backup: str | None = None  # with a backup the rhythm is kept: the backup acts
 
 
 CALENDAR_WINDOW = timedelta(days=180)
@@ -205,7 +206,7 @@ def _decide_thread(
         playbook=playbook,
         calendar=policy.calendar,
         on_draft_deleted=policy.on_draft_deleted,
-        away=cal.away,
+        away=() if policy.backup else cal.away,
     )
 
     def name(start: Outbound) -> str:
