@@ -37,8 +37,11 @@ def setup(root: Path, with_backup: bool) -> Path:
     (root / "config.toml").write_text(text, encoding="utf-8")
     mail = root / "li" / "Mail"
     sample.deliver(mail, sample.OUTREACH[0])  # Mon 09:30 to Wang Fang
-    follow = sample.Mail("Sent", sample.ME, sample.WANG, "Re: " + sample.OUTREACH[0].subject, "…",
-                         sample.at(1, 10), "f1@hunter.example", in_reply_to="o1@hunter.example")  # fmt: skip
+    subject = "Re: " + sample.OUTREACH[0].subject
+    follow = sample.Mail(
+        "Sent", sample.ME, sample.WANG, subject, "…", sample.at(1, 10), "f1@hunter.example",
+        in_reply_to="o1@hunter.example",
+    )  # fmt: skip
     sample.deliver(mail, follow)  # the consultant's own step-1 follow-up on Tuesday
     (root / "li" / "cal" / "leave.ics").write_text(LEAVE, encoding="utf-8")
     return root / "config.toml"
