@@ -83,13 +83,29 @@ class Decision:
         return self.run.record.state.value
 
 
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def _event_time(row: Message) -> datetime:
+    """When the message happened: its Date, unless the sender's clock runs ahead of ours.
+
+    A reply dated a few seconds or minutes after we read it would otherwise lie
+    in the future and only count on a later cycle.
+    """
+    at = row.sent_at or row.received_at
+    seen = row.seen_at
+    if at is not None and seen is not None and seen < at <= seen + CLOCK_SKEW:
+        return seen
+    return at  # type: ignore[return-value]
+
+
 def to_view(row: Message) -> MsgView:
     recipients = row.recipients or []
     return MsgView(
         ref=row.ref,
         folder_role=row.folder_role,
         message_id=row.message_id,
-        at=row.sent_at or row.received_at,  # type: ignore[arg-type]
+        at=_event_time(row),
         direction=row.direction,
         kind=row.kind,
         reason=row.reason,

@@ -18,7 +18,8 @@ after any batch resumes without loss and without duplicates.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -54,12 +55,56 @@ def expand(uid_set: str) -> set[int]:
     return result
 
 
+class CompactUids(AbstractSet[int]):
+    """A UID set read from a cursor, expanded only when a change needs it.
+
+    A quiet cycle only needs the count (to notice expunges without QRESYNC)
+    and to write the same cursor back: expanding 100k UIDs into a frozenset
+    and compacting them again cost more than the whole IMAP round trip.
+    """
+
+    __slots__ = ("_count", "_expanded", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._expanded: frozenset[int] | None = None
+        count = 0
+        for part in filter(None, text.split(",")):
+            low, sep, high = part.partition(":")
+            count += abs(int(high) - int(low)) + 1 if sep else (int(low) >= 0)
+        self._count = count
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def _set(self) -> frozenset[int]:
+        if self._expanded is None:
+            self._expanded = frozenset(expand(self._text))
+        return self._expanded
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._set()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._set())
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[int]) -> frozenset[int]:  # type: ignore[override]
+        return frozenset(it)
+
+    __hash__ = AbstractSet._hash
+
+
 @dataclass(frozen=True, slots=True)
 class FolderState:
     uidvalidity: int
     uidnext: int
     modseq: int = 0
-    uids: frozenset[int] = frozenset()
+    uids: AbstractSet[int] = frozenset()
     flags: dict[str, frozenset[int]] | None = None  # flag-set key -> UIDs; None with CONDSTORE
     since: date | None = None
 
@@ -79,7 +124,7 @@ class FolderState:
             "uv": self.uidvalidity,
             "next": self.uidnext,
             "modseq": self.modseq,
-            "uids": compact(self.uids),
+            "uids": self.uids.text if isinstance(self.uids, CompactUids) else compact(self.uids),
         }
         if self.flags is not None:
             out["flags"] = {k: compact(v) for k, v in sorted(self.flags.items()) if v and k}
@@ -95,7 +140,7 @@ class FolderState:
             uidvalidity=int(data["uv"]),  # type: ignore[call-overload]
             uidnext=int(data["next"]),  # type: ignore[call-overload]
             modseq=int(data.get("modseq") or 0),  # type: ignore[call-overload]
-            uids=frozenset(expand(str(data.get("uids") or ""))),
+            uids=CompactUids(str(data.get("uids") or "")),
             flags=(
                 {str(k): frozenset(expand(str(v))) for k, v in flags.items()}
                 if isinstance(flags, dict)

@@ -144,7 +144,9 @@ class ImapMailbox:
             rows, _ = wire.fetch(folder, str(uid), [f"BODY.PEEK[]<0.{max(0, max_bytes)}>"])
             for key, value in rows.get(uid, {}).items():
                 if key.upper().startswith(b"BODY[]"):
-                    return value if isinstance(value, bytes) else b""
+                    # With the folder still selected, a message another client expunged
+                    # may come back empty until the server reports the expunge.
+                    return value if isinstance(value, bytes) and value else None
             return None
 
         return self._retrying(fetch)

@@ -148,3 +148,18 @@ def test_dedupe_keeps_one_copy_and_skips_drafts() -> None:
 def test_sequence_id_is_stable() -> None:
     assert sequence_id("work", OUT) == sequence_id("work", OUT)
     assert sequence_id("work", OUT) != sequence_id("home", OUT)
+
+
+def test_a_reply_dated_slightly_in_the_future_counts_when_it_is_read() -> None:
+    from datetime import timedelta
+
+    from daemon.db.tables import Message
+    from daemon.decide import _event_time
+
+    seen = datetime(2026, 11, 3, 10, tzinfo=SH)
+    fast = Message(sent_at=seen + timedelta(seconds=5), seen_at=seen)
+    assert _event_time(fast) == seen
+    far = Message(sent_at=seen + timedelta(days=3), seen_at=seen)  # not a clock skew
+    assert _event_time(far) == seen + timedelta(days=3)
+    normal = Message(sent_at=seen - timedelta(hours=2), seen_at=seen)
+    assert _event_time(normal) == seen - timedelta(hours=2)
