@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from connectors.errors import AuthFailed, ConfigProblem, RateLimited, Transient
 
@@ -34,6 +36,26 @@ TRANSIENT = Curve(base=30, cap=30 * 60)
 AUTH = Curve(base=10 * 60, cap=6 * 3600)
 SETUP = Curve(base=5 * 60, cap=3600)  # a connector setting the user must fix
 OTHER = Curve(base=60, cap=3600)  # bugs, database errors, disk full
+WRITE = Curve(base=120, cap=6 * 3600)  # a draft or reminder the server did not take
+
+
+class Retryable(Protocol):
+    """An outbox row (draft or reminder) that may fail and be tried again."""
+
+    attempts: int
+    state: str
+    last_error: str | None
+    next_attempt_at: datetime | None
+
+
+def mark_failed(
+    row: Retryable, error: str, now: datetime, rng: random.Random | None = None
+) -> None:
+    """Record a failed write and when to try again (decision clock: `now` may be --now)."""
+    row.attempts += 1
+    row.state = "failed"
+    row.last_error = error[:500]
+    row.next_attempt_at = now + timedelta(seconds=WRITE.delay(row.attempts, rng or random.Random()))
 
 
 def curve_for(exc: BaseException) -> Curve:

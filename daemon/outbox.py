@@ -14,7 +14,6 @@ exactly as written (same ref, same content hash).
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from connectors.base import DraftSink
 from connectors.compose import reply_subject
 from connectors.errors import ConnectorError, Permanent, Transient
 from connectors.model import Address, DraftRef, DraftSpec
+from daemon.backoff import mark_failed
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message
 from daemon.decide import Decision, mask
@@ -34,8 +34,6 @@ from daemon.tracker.states import WriteDraft
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE = timedelta(minutes=2)
-RETRY_MAX = timedelta(hours=6)
 OPEN_DRAFT_STATES = ("intent", "written", "failed")
 
 
@@ -295,13 +293,8 @@ def _write_one(
 def _failed(store: Store, key: str, error: str, now: datetime) -> None:
     with store.transaction() as s:
         row = s.get(Draft, key)
-        if row is None:
-            return
-        row.attempts += 1
-        row.state = "failed"
-        row.last_error = error[:500]
-        backoff = min(RETRY_BASE * (2 ** min(row.attempts - 1, 10)), RETRY_MAX)
-        row.next_attempt_at = now + backoff * random.uniform(0.8, 1.2)
+        if row is not None:
+            mark_failed(row, error, now)
 
 
 def build_spec(

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from sqlalchemy import ColumnElement, select
 from connectors.base import CalendarSink
 from connectors.errors import ConnectorError
 from connectors.model import CalendarEvent
+from daemon.backoff import mark_failed
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Draft
@@ -60,8 +60,6 @@ SLOT = timedelta(minutes=15)
 DEAD_ADDRESS_FRESH = timedelta(days=7)
 # A draft written this recently without its reminder: the cycle stopped in between.
 CATCH_UP = timedelta(days=1)
-RETRY_BASE = timedelta(minutes=2)
-RETRY_MAX = timedelta(hours=6)
 EARLY_END = (State.REPLIED, State.MET, State.STOPPED)
 PENDING = ("intent", "failed")
 CATEGORY = "ghostwatch"
@@ -432,13 +430,8 @@ def _reslot(store: Store, row: Reminder, now: datetime, calendar: BusinessCalend
 def _failed(store: Store, key: str, error: str, now: datetime) -> None:
     with store.transaction() as s:
         row = s.get(Reminder, key)
-        if row is None:
-            return
-        row.attempts += 1
-        row.state = "failed"
-        row.last_error = error[:500]
-        backoff = min(RETRY_BASE * (2 ** min(row.attempts - 1, 10)), RETRY_MAX)
-        row.next_attempt_at = now + backoff * random.uniform(0.8, 1.2)
+        if row is not None:
+            mark_failed(row, error, now)
 
 
 def _resolve(store: Store, key: str, state: str, now: datetime) -> None:
