@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("target", metavar="CONTACT-OR-ID")
     c = sub.add_parser("classify", help="classify raw RFC 5322 messages, one JSON line each")
     c.add_argument("files", nargs="+", type=Path)
+    c = sub.add_parser("report", help="the ghosting case library and follow-up analytics")
+    c.add_argument("--format", choices=("html", "csv", "json"), default="html")
+    c.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    c.add_argument("--since", help="only sequences that began on or after this date (YYYY-MM-DD)")
     c = sub.add_parser(
         "demo", help="the whole cycle on a built-in sample mailbox, no server needed"
     )
@@ -81,6 +85,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stop": commands.cmd_stop,
     "resume": commands.cmd_resume,
     "classify": commands.cmd_classify,
+    "report": commands.cmd_report,
     "demo": commands.cmd_demo,
 }
 

@@ -21,7 +21,7 @@ from daemon.cycle import calendar_of, run_cycle, sync_account
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
-from daemon.errors import GhostwatchError, NotFound
+from daemon.errors import GhostwatchError, NotFound, UsageError
 from daemon.outbox import drafts_of
 from daemon.present import print_draft, print_explain, print_json, print_status, status_json
 from daemon.render import check_templates
@@ -283,6 +283,43 @@ def cmd_classify(args: argparse.Namespace) -> int:
         verdict = classify.classify(raw, has_body=True)
         print(json.dumps(classify.classification_json(str(path), verdict), ensure_ascii=False))
     return status
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from daemon import report
+
+    app = _app(args)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since {args.since!r} is not a date; e.g. 2026-09-01") from None
+        since = (
+            since if since.tzinfo else since.replace(tzinfo=ZoneInfo(app.config.policy.timezone))
+        )
+    with app.store.reader() as s:
+        query = select(SequenceRow, Account.name).join(
+            Account, Account.id == SequenceRow.account_id
+        )
+        query = query.where(SequenceRow.state.in_(report.OUTCOMES))
+        if since is not None:
+            query = query.where(SequenceRow.started_at >= since)
+        rows = s.execute(query.order_by(SequenceRow.started_at))
+        cases = [report.case_of(row, name) for row, name in rows]
+    made = now_of(args, app.config)
+    render = {
+        "json": lambda: report.to_json(cases),
+        "csv": lambda: report.to_csv(cases),
+        "html": lambda: report.to_html(cases, args.since, made),
+    }
+    text = render[args.format]()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

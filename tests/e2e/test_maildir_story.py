@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from email.message import Message
 
@@ -68,6 +69,9 @@ def test_silent_thread_from_outreach_to_ghosted(desk: Desk) -> None:
     row = by_contact(desk.status("2026-11-13T12:00+08:00"), sample.WANG[1])
     assert row["state"] == "ghosted"
     assert desk.drafts() == []
+    code, out = desk.gw("report", "--format", "json", now="2026-11-13T12:00+08:00")
+    (case,) = json.loads(out)["cases"]
+    assert (case["outcome"], case["step_reached"], case["source"]) == ("ghosted", 3, "linkedin")
 
 
 def test_reply_withdraws_the_untouched_draft_and_nothing_else(desk: Desk) -> None:
