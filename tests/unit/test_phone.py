@@ -35,3 +35,18 @@ def test_quoted_consultant_number_is_ignored() -> None:
 def test_own_text_cuts_outlook_history() -> None:
     body = "Hi\n-----Original Message-----\nFrom: li.lei@hunter.example\n+86 136 0013 6000"
     assert own_text(body) == "Hi"
+
+
+def test_plain_text_of_a_multipart_reply() -> None:
+    from daemon.contact_phone import plain_text
+
+    raw = (
+        b"From: w@x.example\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + __import__("base64").b64encode("好的\n手机 13800138000".encode("gbk"))
+        + b"\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n"
+    )
+    text = plain_text(raw)
+    assert "13800138000" in text
+    assert phone_from_body(text) == "+8613800138000"
