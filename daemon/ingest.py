@@ -8,7 +8,10 @@ classified, and only the verdict kept.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,8 +20,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
+from connectors.headers import split_header_block
+from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import ChangeBatch, MailMessage, MessageGone, Skipped, TagsChanged
 from daemon import classify
+from daemon.calendar_ingest import record_answers
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -172,7 +178,37 @@ def _classify_fields(msg: MailMessage, me: Identity) -> dict[str, object]:
             "needs_body": False,
         }
     verdict = classify.classify(msg.headers, has_body=False, received=msg.received or msg.date)
-    return {"direction": "in", **_verdict_fields(verdict)}
+    fields = {"direction": "in", **_verdict_fields(verdict)}
+    if verdict.kind == "human" and _looks_like_invite_answer(msg):
+        fields["needs_body"] = True  # its text/calendar part says whether they accepted
+    return fields
+
+
+_INVITE_SUBJECT = re.compile(
+    r"^\s*(accepted|tentative|declined|已接受|接受|暂定|已拒绝)\s*[:：]", re.I
+)
+
+
+def _looks_like_invite_answer(msg: MailMessage) -> bool:
+    if _INVITE_SUBJECT.match(msg.subject):
+        return True
+    content_type = " ".join(split_header_block(msg.headers).get("content-type", [])).lower()
+    return "text/calendar" in content_type
+
+
+def invite_answers(raw: bytes) -> list[ImipReply]:
+    """The iMIP REPLY answers carried by a mail's text/calendar parts."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except (ValueError, TypeError, IndexError):
+        return []
+    answers: list[ImipReply] = []
+    for part in msg.walk():
+        if part.get_content_type() == "text/calendar":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                answers.extend(parse_imip_reply(payload))
+    return answers
 
 
 def _verdict_fields(verdict: classify.Classification) -> dict[str, object]:
@@ -315,6 +351,13 @@ def refine_bodies(store: Store, account_id: int, source: MailSource, report: Syn
             verdict = classify.classify(raw, has_body=True, received=received or sent)
             for key, value in _verdict_fields(verdict).items():
                 setattr(row, key, value)
+            answers = invite_answers(raw) if verdict.kind == "human" else []
+            if answers:
+                record_answers(s, account_id, ref, answers, sent or received)
+            if any(a.partstat.upper() == "ACCEPTED" for a in answers):
+                # The calendar answer speaks for it: a Meeting event, not a plain reply.
+                row.kind = "invite_answer"
+                row.reason = f"invitation answer: {', '.join(a.partstat for a in answers)}"
             row.needs_body = False
             _dirty(s, [row.thread_id])
         report.bodies += 1

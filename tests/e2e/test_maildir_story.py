@@ -143,3 +143,32 @@ def test_dry_run_prints_the_draft_and_writes_nothing(desk: Desk) -> None:
     assert "would write draft step 1" in out
     assert f"Subject: Re: {WANG.subject}" in out
     assert desk.drafts() == []
+
+
+def test_an_accepted_invitation_by_mail_ends_the_sequence_met(desk: Desk) -> None:
+    import mailbox
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    desk.deliver(WANG)
+    msg = EmailMessage()
+    msg["From"] = f"王芳 <{sample.WANG[1]}>"
+    msg["To"] = sample.ME[1]
+    msg["Subject"] = "已接受: 面试 王芳"
+    msg["Date"] = format_datetime(sample.at(1, 9))
+    msg["Message-ID"] = "<accept-1@candidate.example>"
+    msg.set_content("王芳 已接受此邀请。")
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:interview-wang\r\nDTSTAMP:20261103T010000Z\r\nDTSTART:20261106T060000Z\r\n"
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{sample.WANG[1]}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    msg.add_attachment(
+        ics.encode(), maintype="text", subtype="calendar", params={"method": "REPLY"}
+    )
+    inbox = mailbox.Maildir(desk.root / "Mail", create=False)
+    inbox.add(mailbox.MaildirMessage(msg))
+    desk.gw("once", now=T1)
+    row = by_contact(desk.status(T1), sample.WANG[1])
+    assert row["state"] == "met"
+    assert desk.drafts() == []
