@@ -143,6 +143,7 @@ class DraftSpec:
     reply_to_ref: str | None = None
     provider_thread_id: str | None = None
     date: datetime | None = None  # the Date header; the daemon's clock, which --now may set
+    reply_to: Address | None = None  # a backup writes for an absent colleague: answers go to them
 
 
 @dataclass(frozen=True, slots=True)

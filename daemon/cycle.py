@@ -24,7 +24,15 @@ from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, account_id, decide, evaluate
 from daemon.ingest import SyncReport, sync_mail
-from daemon.outbox import Author, OutboxReport, build_spec, reconcile, withdraw_ended, write_due
+from daemon.outbox import (
+    Author,
+    OutboxReport,
+    backup_sinks,
+    build_spec,
+    reconcile,
+    withdraw_ended,
+    write_due,
+)
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 
@@ -140,7 +148,12 @@ def run_cycle(
     report = CycleReport(account=account.name)
     policy = app.policy(account)
     author = author_of(app, account)
-    with mailbox(account) as source, draft_sink(account) as sink, calendar_of(account) as cal:
+    with (
+        mailbox(account) as source,
+        draft_sink(account) as sink,
+        calendar_of(account) as cal,
+        contextlib.ExitStack() as others,
+    ):
         report.sync = _synced(app, account, source, now, show_progress)
         with app.store.reader() as s:
             acct = account_id(s, account.name)
@@ -149,8 +162,15 @@ def run_cycle(
             report.calendar = sync_calendar(
                 app.store, acct, cal, now, lookback=app.config.daemon.lookback
             )
+        target, on_behalf = (None, None)
+        if cal is not None:
+            target, on_behalf = _reminder_target(app, account, acct, now)
+        # Drafts written into a colleague's Drafts while this account was away.
+        held = {} if dry_run else _open_backup_sinks(app, acct, others, now)
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
+            for name, other in held.items():
+                reconcile(app.store, acct, other, now, sink_account=name)
         report.decisions = decide(app.store, account.name, policy, now)
         report.due_count = len(report.due)
         phones = phone_lookup(app.store, source)
@@ -171,6 +191,11 @@ def run_cycle(
             return report
         decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
+        for name, other in held.items():
+            more = withdraw_ended(app.store, acct, other, decided, now, sink_account=name)
+            withdrawn.withdrawn += more.withdrawn
+            withdrawn.kept_edited += more.kept_edited
+            withdrawn.cancelled += more.cancelled
         if cal is not None:
             report.reminders = remove_ended(app.store, acct, cal, decided, now)
 
@@ -181,18 +206,32 @@ def run_cycle(
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
 
+        write_sink, write_author = sink, author
+        if target is not None:
+            backup_sink = others.enter_context(draft_sink(target))
+            if backup_sink is not None:
+                # The backup keeps the rhythm: the draft waits in their Drafts, answers come to us.
+                write_sink = backup_sink
+                write_author = Author(
+                    address=target.address,
+                    display_name=target.display_name or target.address,
+                    locale=account.locale,
+                    templates_dir=app.config.daemon.templates_dir,
+                    on_behalf_of=(on_behalf or account.address, account.address),
+                    sink_account=target.name,
+                )
+                log.info("[%s] away: drafts go to %s's Drafts", account.name, target.name)
         report.outbox = write_due(
             app.store,
             acct,
-            sink,
-            author,
+            write_sink,
+            write_author,
             report.decisions,
             now,
             limit=app.config.policy.max_drafts_per_cycle,
             recheck=recheck,
         )
         if cal is not None:
-            target, on_behalf = _reminder_target(app, account, acct, now)
             with contextlib.ExitStack() as stack:
                 sink_cal = cal
                 if target is not None:
@@ -227,6 +266,24 @@ def run_cycle(
             first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
             report.decisions = list(first.values())
     return report
+
+
+def _open_backup_sinks(
+    app: App, acct: int, stack: contextlib.ExitStack, now: datetime
+) -> dict[str, DraftSink]:
+    opened: dict[str, DraftSink] = {}
+    for name in backup_sinks(app.store, acct):
+        try:
+            backup = app.config.account(name)
+        except KeyError:
+            log.warning("drafts held by account %r, which is no longer configured", name)
+            continue
+        # Read the colleague's Sent first: a draft that left their Drafts was sent or deleted.
+        sync_account(app, backup, now, show_progress=False)
+        other = stack.enter_context(draft_sink(backup))
+        if other is not None:
+            opened[name] = other
+    return opened
 
 
 def _reminder_target(

@@ -165,8 +165,10 @@ def evaluate(
     cal.away = tuple(away_periods(cal.entries, policy.calendar.timezone, owner=policy.owner))
     for chunk in _chunks(thread_ids):
         by_thread: dict[int, list[MsgView]] = defaultdict(list)
-        for row in s.scalars(select(Message).where(Message.thread_id.in_(chunk))):
-            if row.sent_at or row.received_at:
+        rows = [r for r in s.scalars(select(Message).where(Message.thread_id.in_(chunk)))]
+        foreign = _foreign_keys(s, acct, {r.gw_key for r in rows if r.gw_key})
+        for row in rows:
+            if (row.sent_at or row.received_at) and row.gw_key not in foreign:
                 by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
         controls: dict[int, list[ControlView]] = defaultdict(list)
         for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
@@ -192,6 +194,15 @@ def evaluate(
                 )
             )
     return decisions
+
+
+def _foreign_keys(s: Session, acct: int, keys: set[str]) -> set[str]:
+    """Keys of drafts this account wrote for a colleague who was away: their follow-up,
+    not an outreach of ours (it counts as a touch in the colleague's thread)."""
+    if not keys:
+        return set()
+    query = select(Draft.key).where(Draft.key.in_(sorted(keys)), Draft.account_id != acct)
+    return set(s.scalars(query))
 
 
 def _decide_thread(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from connectors.base import DraftSink
@@ -45,6 +45,9 @@ class Author:
     display_name: str
     locale: str
     templates_dir: str | None = None
+    # Set when a backup writes while the owner is away: (owner's name, owner's address).
+    on_behalf_of: tuple[str, str] | None = None
+    sink_account: str | None = None  # whose Drafts folder holds the draft (None: the owner's)
 
 
 @dataclass(slots=True)
@@ -69,12 +72,32 @@ def draft_message_id(key: str, address: str) -> str:
 # ---- reconcile: what happened to the drafts we wrote ---------------------------------------
 
 
-def reconcile(store: Store, account_id: int, sink: DraftSink, now: datetime) -> None:
+def _in_sink(sink_account: str | None) -> ColumnElement[bool]:
+    if sink_account is None:
+        return Draft.sink_account.is_(None)
+    return Draft.sink_account == sink_account
+
+
+def backup_sinks(store: Store, account_id: int) -> list[str]:
+    """Accounts whose Drafts hold open drafts of this one (written while it was away)."""
+    with store.reader() as s:
+        query = select(Draft.sink_account).where(
+            Draft.account_id == account_id,
+            Draft.sink_account.is_not(None),
+            Draft.state.in_(OPEN_DRAFT_STATES),
+        )
+        return sorted({name for name in s.scalars(query.distinct()) if name})
+
+
+def reconcile(
+    store: Store, account_id: int, sink: DraftSink, now: datetime, sink_account: str | None = None
+) -> None:
     """Ask the Drafts folder about every draft still there as far as we know."""
     with store.reader() as s:
-        rows = list(
-            s.scalars(select(Draft).where(Draft.account_id == account_id, Draft.state == "written"))
+        query = select(Draft).where(
+            Draft.account_id == account_id, Draft.state == "written", _in_sink(sink_account)
         )
+        rows = list(s.scalars(query))
     for row in rows:
         ref = DraftRef(key=row.key, ref=row.ref or "", content_hash=row.content_hash or "")
         try:
@@ -116,7 +139,12 @@ def _gone_state(s: Session, row: Draft) -> str:
 
 
 def withdraw_ended(
-    store: Store, account_id: int, sink: DraftSink, decisions: Sequence[Decision], now: datetime
+    store: Store,
+    account_id: int,
+    sink: DraftSink,
+    decisions: Sequence[Decision],
+    now: datetime,
+    sink_account: str | None = None,
 ) -> OutboxReport:
     report = OutboxReport()
     ended = {d.sequence_id: d for d in decisions if not d.run.record.state.open}
@@ -129,6 +157,7 @@ def withdraw_ended(
                     Draft.account_id == account_id,
                     Draft.sequence_id.in_(list(ended)),
                     Draft.state.in_(OPEN_DRAFT_STATES),
+                    _in_sink(sink_account),
                 )
             )
         )
@@ -248,6 +277,7 @@ def _commit_intent(
                     created_at=now,
                     attempts=0,
                     edited=False,
+                    sink_account=author.sink_account,
                 )
             )
 
@@ -318,7 +348,7 @@ def build_spec(
     variables = DraftVars(
         contact_name=d.facts.contact_name,
         consultant_name=author.display_name,
-        consultant_signature=author.display_name,
+        consultant_signature=_signature(author),
         role=None,  # the role tag is a category (tech, exec), not the job title
         company=None,
         original_subject=d.facts.subject,
@@ -342,8 +372,18 @@ def build_spec(
         reply_to_ref=last.ref if last is not None else None,
         provider_thread_id=last.provider_thread_id if last is not None else None,
         date=now,
+        reply_to=Address(owner[1], owner[0]) if (owner := author.on_behalf_of) else None,
     )
     return spec, body
+
+
+def _signature(author: Author) -> str:
+    if author.on_behalf_of is None:
+        return author.display_name
+    owner = author.on_behalf_of[0]
+    if author.locale.lower().startswith("zh"):
+        return f"{author.display_name}（代{owner}跟进）"
+    return f"{author.display_name} (for {owner}, who is away)"
 
 
 def drafts_of(s: Session, sequence_ids: Sequence[str]) -> list[Draft]:

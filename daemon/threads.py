@@ -98,7 +98,9 @@ def link_threads(
     seq_ids = sorted({k for m in batch if (k := _sequence_of_key(key_from_headers(m.headers)))})
     for chunk in _chunks(seq_ids):
         rows = s.execute(
-            select(SequenceRow.id, SequenceRow.thread_id).where(SequenceRow.id.in_(chunk))
+            select(SequenceRow.id, SequenceRow.thread_id).where(
+                SequenceRow.account_id == account_id, SequenceRow.id.in_(chunk)
+            )
         )
         known.extend((f"k:{sid}", tid) for sid, tid in rows if tid is not None)
     for key, tid in known:

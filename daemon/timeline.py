@@ -169,6 +169,14 @@ def events_for(
             events.append(DraftWritten(at=d.written_at, step=d.step, sequence_id=d.sequence_id))
         if d.state == "deleted" and d.resolved_at is not None:
             events.append(DraftGone(at=d.resolved_at, step=d.step, sequence_id=d.sequence_id))
+    in_thread = {m.gw_key for m in thread if m.gw_key}
+    for d in drafts:
+        sent_here = d.written_at is not None and any(
+            m.direction == "out" and m.at >= d.written_at - timedelta(minutes=5) for m in thread
+        )
+        if d.state == "sent" and d.key not in in_thread and not sent_here and d.resolved_at:
+            # Sent from another mailbox (a backup's) or never filed in our Sent: still a touch.
+            events.append(Outbound(at=d.resolved_at, ref=f"draft:{d.key}", gw_key=d.key))
     for msg in thread:
         seen_ids.add(msg.message_id or msg.ref)
         if msg.direction == "out":

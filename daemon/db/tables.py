@@ -257,3 +257,5 @@ class Draft(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: in the account's own Drafts; else the backup account whose Drafts hold it.
+    sink_account: Mapped[str | None] = mapped_column(String(200))

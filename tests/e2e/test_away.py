@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,23 @@ def test_with_a_backup_the_rhythm_is_kept_and_the_backup_gets_the_call(
 ) -> None:
     config = setup(tmp_path, with_backup=True)
     gw(config, capsys, "once", now="2026-11-05T10:00+08:00")
-    assert len(list((tmp_path / "li" / "Mail" / ".Drafts" / "cur").iterdir())) == 1
+    # The draft waits in the backup's Drafts, signed for the owner, answers going to the owner.
+    assert not list((tmp_path / "li" / "Mail" / ".Drafts" / "cur").iterdir())
+    (draft_file,) = (tmp_path / "han" / "Mail" / ".Drafts" / "cur").iterdir()
+    draft = message_from_bytes(draft_file.read_bytes())
+    assert draft["From"].endswith("<han.meimei@hunter.example>")
+    assert draft["Reply-To"].endswith(f"<{sample.ME[1]}>")
+    assert "代李雷跟进" in draft.get_payload(decode=True).decode()
     backup_events = [
         p.read_text("utf-8") for p in (tmp_path / "han" / "cal").glob("ghostwatch-*.ics")
     ]
     assert len(backup_events) == 1
     assert "李雷" in backup_events[0]  # the original owner is named
     assert not list((tmp_path / "li" / "cal").glob("ghostwatch-*.ics"))
+
+    # The backup sends it: a touch in the owner's thread, and no sequence of the backup's own.
+    sent = tmp_path / "han" / "Mail" / ".Sent" / "cur" / (draft_file.name.split(":")[0] + ":2,S")
+    draft_file.rename(sent)
+    gw(config, capsys, "once", now="2026-11-05T11:00+08:00")
+    rows = json.loads(gw(config, capsys, "status", "--all", "--json", now="2026-11-05T11:00+08:00"))
+    assert [(r["account"], r["steps_done"], r["next_step"]) for r in rows] == [("li", 2, 3)]

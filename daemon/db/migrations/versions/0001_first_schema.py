@@ -206,6 +206,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", daemon.db.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("edited", sa.Boolean(), nullable=False),
+        sa.Column("sink_account", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
