@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,42 @@ def _names_on(dav: CaldavHarness) -> list[str]:
 
     cal = caldav.Calendar(client=dav.other, url=dav.calendar_url)
     return [str(e.url).rsplit("/", 1)[-1] for e in cal.get_events()]
+
+
+LEAVE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:leave-1\r\nDTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20261105\r\n"
+    "DTEND;VALUE=DATE:20261106\r\nSUMMARY:年假\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def test_on_leave_the_backup_gets_the_call_in_their_calendar(
+    desk_factory: Callable[..., Desk], dav: tuple[CaldavHarness, str], tmp_path: Path
+) -> None:
+    owner_cal, owner_table = dav
+    # A second calendar on the same server for the colleague, and their own Maildir.
+    backup_cal = CaldavHarness(replace(owner_cal.settings, calendar=f"backup-{next(_names)}"))
+    backup_table = owner_table.replace(
+        f'calendar = "{owner_cal.settings.calendar}"',
+        f'calendar = "{backup_cal.settings.calendar}"',
+    )
+    desk = desk_factory()
+    sample.create(tmp_path / "HanMail")
+    text = desk.config.read_text(encoding="utf-8")
+    text = text.replace('locale = "zh-CN"\n', 'locale = "zh-CN"\nbackup = "han"\n', 1)
+    text += owner_table
+    text += (
+        '\n[[accounts]]\nname = "han"\naddress = "han.meimei@hunter.example"\n'
+        f'display_name = "韩梅梅"\n[accounts.mail]\ntype = "maildir"\npath = "{tmp_path / "HanMail"}"\n'
+        + backup_table
+    )
+    desk.config.write_text(text, encoding="utf-8")
+    assert owner_cal.write_foreign("leave-1.ics", LEAVE.encode())
+    desk.deliver(WANG)
+    desk.gw("once", now="2026-11-03T10:00+08:00")
+    desk.send_draft(sample.WANG[1], at="2026-11-03T10:30+08:00")
+    desk.gw("once", now="2026-11-05T10:00+08:00")  # T+3 while on leave
+    assert backup_cal.count_items() == 1  # the call reminder went to the colleague
+    assert owner_cal.count_items() == 1  # only the leave itself: nothing of ours
+    assert desk.drafts() == []  # the draft waits in the colleague's Drafts
+    assert len(list((tmp_path / "HanMail" / ".Drafts" / "cur").iterdir())) == 1
