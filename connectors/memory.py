@@ -39,8 +39,20 @@ from connectors.model import (
     TagsChanged,
 )
 
-_ALWAYS_KEEP = frozenset({"from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
-                          "references", "x-ghostwatch-tags", "x-ghostwatch-key"})
+_ALWAYS_KEEP = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "x-ghostwatch-tags",
+        "x-ghostwatch-key",
+    }
+)
 DEFAULT_FOLDERS = (
     Folder("INBOX", FolderRole.INBOX),
     Folder("Sent", FolderRole.SENT),
@@ -262,10 +274,15 @@ class _Cursor:
         )
 
     def encode(self) -> str:
-        return json.dumps({
-            "memory": 1, "in": self.inbound, "out": self.outbound,
-            "start": self.start, "since": self.since.isoformat(),
-        })
+        return json.dumps(
+            {
+                "memory": 1,
+                "in": self.inbound,
+                "out": self.outbound,
+                "start": self.start,
+                "since": self.since.isoformat(),
+            }
+        )
 
 
 class MemoryDrafts:
@@ -370,7 +387,8 @@ class MemoryCalendar:
         except (ValueError, KeyError, TypeError) as exc:
             raise CursorExpired("memory calendar cursor unreadable") from exc
         changed = tuple(
-            e for e, tick in self.events.values()
+            e
+            for e, tick in self.events.values()
             if tick > pos and (cursor is not None or e.end >= since)
         )
         gone = tuple(uid for uid, tick in self.removed.items() if tick > pos and cursor)
@@ -435,7 +453,9 @@ def _decode(cursor: str) -> _Cursor:
     try:
         data = json.loads(cursor)
         return _Cursor(
-            int(data["in"]), int(data["out"]), int(data["start"]),
+            int(data["in"]),
+            int(data["out"]),
+            int(data["start"]),
             datetime.fromisoformat(data["since"]),
         )
     except (ValueError, KeyError, TypeError) as exc:

@@ -30,8 +30,12 @@ from daemon.classify import HEADER_FIELDS, Classification, classify
 KINDS = ("human", "auto_reply", "bounce", "bulk")
 BODY_FETCH_LIMIT = 256 * 1024  # what ingest fetches when a verdict needs the body
 BOUNCE_TARGET = 0.99
-_INBOUND_LABELS = {"human_reply": "human", "auto_reply": "auto_reply", "bounce": "bounce",
-                   "bulk": "bulk"}
+_INBOUND_LABELS = {
+    "human_reply": "human",
+    "auto_reply": "auto_reply",
+    "bounce": "bounce",
+    "bulk": "bulk",
+}
 _WANTED = {name.lower() for name in HEADER_FIELDS}
 
 
@@ -66,8 +70,9 @@ class Report:
 
     @property
     def humans_misclassified(self) -> list[Result]:
-        return [r for r in self.results
-                if r.sample.expected == "human" and r.verdict.kind != "human"]
+        return [
+            r for r in self.results if r.sample.expected == "human" and r.verdict.kind != "human"
+        ]
 
     @property
     def ok(self) -> bool:
@@ -91,8 +96,9 @@ def load_samples(corpus: Path) -> list[Sample]:
         labels = json.loads(labels_file.read_text(encoding="utf-8"))
         for name, entry in sorted(labels.items()):
             expected = _INBOUND_LABELS[entry["label"]]
-            samples.append(Sample("inbound", inbound / name, expected,
-                                  real_bounce=expected == "bounce"))
+            samples.append(
+                Sample("inbound", inbound / name, expected, real_bounce=expected == "bounce")
+            )
     return samples
 
 
@@ -111,8 +117,7 @@ def _bounce_folder_label(name: str) -> str | None:
 
 def header_block(raw: bytes) -> bytes:
     """Only the HEADER_FIELDS lines of the header block, as ingest fetches them."""
-    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0),
-              default=len(raw))
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
     kept: list[bytes] = []
     keep = False
     for line in re.split(rb"\r?\n", raw[:end]):
@@ -149,13 +154,17 @@ def table(results: Iterable[Result], title: str) -> list[str]:
     expected = Counter(r.sample.expected for r in results)
     predicted = Counter(r.verdict.kind for r in results)
     correct = Counter(r.sample.expected for r in results if r.verdict.kind == r.sample.expected)
-    lines = [f"{title}: {len(results)} messages, "
-             f"{sum(correct.values())} correct ({_pct(sum(correct.values()), len(results))})",
-             f"  {'class':<11} {'n':>5} {'predicted':>9} {'precision':>10} {'recall':>8}"]
+    lines = [
+        f"{title}: {len(results)} messages, "
+        f"{sum(correct.values())} correct ({_pct(sum(correct.values()), len(results))})",
+        f"  {'class':<11} {'n':>5} {'predicted':>9} {'precision':>10} {'recall':>8}",
+    ]
     for kind in KINDS:
-        lines.append(f"  {kind:<11} {expected[kind]:>5} {predicted[kind]:>9} "
-                     f"{_pct(correct[kind], predicted[kind]):>10} "
-                     f"{_pct(correct[kind], expected[kind]):>8}")
+        lines.append(
+            f"  {kind:<11} {expected[kind]:>5} {predicted[kind]:>9} "
+            f"{_pct(correct[kind], predicted[kind]):>10} "
+            f"{_pct(correct[kind], expected[kind]):>8}"
+        )
     return lines
 
 
@@ -169,14 +178,18 @@ def render(report: Report) -> list[str]:
         lines += table((r for r in report.results if r.sample.corpus == corpus), corpus)
     lines += table(report.results, "overall")
     real = sum(r.sample.real_bounce for r in report.results)
-    lines.append(f"targets: real bounces classified bounce {100 * report.bounce_recall:.1f}% "
-                 f"of {real} (need >= {100 * BOUNCE_TARGET:.0f}%); human messages misclassified "
-                 f"{len(report.humans_misclassified)} (need 0) -> "
-                 f"{'OK' if report.ok else 'MISSED'}")
+    lines.append(
+        f"targets: real bounces classified bounce {100 * report.bounce_recall:.1f}% "
+        f"of {real} (need >= {100 * BOUNCE_TARGET:.0f}%); human messages misclassified "
+        f"{len(report.humans_misclassified)} (need 0) -> "
+        f"{'OK' if report.ok else 'MISSED'}"
+    )
     lines.append(f"misclassified ({len(report.misses)}):")
     for r in report.misses:
-        lines.append(f"  {r.sample.corpus}/{r.sample.path.name}: expected {r.sample.expected}, "
-                     f"got {r.verdict.kind} ({r.verdict.reason})")
+        lines.append(
+            f"  {r.sample.corpus}/{r.sample.path.name}: expected {r.sample.expected}, "
+            f"got {r.verdict.kind} ({r.verdict.reason})"
+        )
     return lines
 
 

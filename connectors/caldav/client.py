@@ -127,7 +127,7 @@ class CaldavWire:
         self.dav = self.calendar = None
 
     def _is_calendar(self, url: str) -> bool:
-        body = f'<d:propfind {_NS}><d:prop><d:resourcetype/></d:prop></d:propfind>'
+        body = f"<d:propfind {_NS}><d:prop><d:resourcetype/></d:prop></d:propfind>"
         resp = self._send(url, "PROPFIND", body, {**_XML_HEADERS, "Depth": "0"})
         if resp.status == 404:
             raise ConfigProblem(

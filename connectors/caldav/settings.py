@@ -52,11 +52,9 @@ class Settings:
                 "and the password in password_file / password_command / password_env"
             )
         if parts.scheme == "http" and self.password is not None and not _loopback(parts.hostname):
-            raise ValueError(
-                f"url: {self.url!r}: http would send the password in clear; use https"
-            )
+            raise ValueError(f"url: {self.url!r}: http would send the password in clear; use https")
         if not self.calendar.strip():
-            raise ValueError("calendar: empty: name the calendar, e.g. \"ghostwatch\"")
+            raise ValueError('calendar: empty: name the calendar, e.g. "ghostwatch"')
         if self.timeout <= 0:
             raise ValueError(f"timeout: {self.timeout}: use a positive number of seconds")
         if self.timezone is not None:

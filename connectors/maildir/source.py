@@ -39,10 +39,20 @@ from connectors.model import (
 log = logging.getLogger(__name__)
 
 # Always copied into MailMessage.headers: threading and our own markers need them.
-ALWAYS_KEEP = frozenset({
-    "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
-    "x-ghostwatch-tags", "x-ghostwatch-key",
-})
+ALWAYS_KEEP = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "x-ghostwatch-tags",
+        "x-ghostwatch-key",
+    }
+)
 _OUTBOUND = (FolderRole.SENT, FolderRole.DRAFTS)
 _NOT_INBOUND = (FolderRole.SENT, FolderRole.DRAFTS, FolderRole.TRASH, FolderRole.JUNK)
 # A directory changed this recently may change again within the same mtime tick;
@@ -285,8 +295,12 @@ class _Scan:
                 state.known[item.unique] = cur.Entry(item.letters, fp, tags, hidden=True)
                 return None, True
         state.known[item.unique] = cur.Entry(item.letters, fp, tags)
-        if parsed.message_id is None and parsed.date is None and parsed.sender is None \
-                and not parsed.subject:
+        if (
+            parsed.message_id is None
+            and parsed.date is None
+            and parsed.sender is None
+            and not parsed.subject
+        ):
             return Skipped(ref, item.folder.name, "no usable header fields"), True
         problems = parsed.problems + ((f"header block cut at {len(block)} bytes",) if cut else ())
         return MailMessage(

@@ -16,6 +16,8 @@ import secrets
 from dataclasses import dataclass
 
 ICS = ".ics"
+
+
 def fingerprint(data: bytes) -> str:
     """The item's etag: a hash of its bytes (mtimes lie on some filesystems)."""
     return hashlib.sha256(data).hexdigest()[:32]

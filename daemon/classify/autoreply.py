@@ -129,6 +129,8 @@ def challenge_marks(text: str) -> str | None:
 
 
 def canonical(name: str) -> str:
-    special = {"x-qq-holidayreply": "X-QQ-HolidayReply", "x-ms-exchange-inbox-rules-loop":
-               "X-MS-Exchange-Inbox-Rules-Loop"}
+    special = {
+        "x-qq-holidayreply": "X-QQ-HolidayReply",
+        "x-ms-exchange-inbox-rules-loop": "X-MS-Exchange-Inbox-Rules-Loop",
+    }
     return special.get(name, "-".join(p.capitalize() for p in name.split("-")).replace("X-", "X-"))

@@ -58,9 +58,11 @@ def body_of(view: MailView) -> BodyView:
         # MIME too broken to find a text part (boundaries cut, params on the
         # wrong line): read the raw body as text rather than nothing.
         texts = [_raw_body_text(view.raw)]
-    report_type = str(msg.get_param("report-type", "") or "").lower() if _ctype(msg) == (
-        "multipart/report"
-    ) else ""
+    report_type = (
+        str(msg.get_param("report-type", "") or "").lower()
+        if _ctype(msg) == ("multipart/report")
+        else ""
+    )
     return BodyView(
         text="\n".join(texts), dsn=tuple(dsn), feedback_report=feedback, report_type=report_type
     )
@@ -102,8 +104,11 @@ def _leaves(
         payload = part.get_payload()
         if part.is_multipart() and isinstance(payload, list) and level < 10:
             child_report = in_report or ctype == "multipart/report"
-            stack.extend((p, child_report, level + 1) for p in reversed(payload)
-                         if isinstance(p, email.message.Message))
+            stack.extend(
+                (p, child_report, level + 1)
+                for p in reversed(payload)
+                if isinstance(p, email.message.Message)
+            )
             continue
         yield part, in_report
 

@@ -169,9 +169,11 @@ def failing(recipients: list[DsnRecipient]) -> list[DsnRecipient]:
     """Recipients the report says failed or are delayed (not delivered/relayed/expanded)."""
     out = []
     for r in recipients:
-        if r.action in ("failed", "delayed", "failure", "delay") or (
-            not r.action and r.status[:1] in ("4", "5")
-        ) or (r.action not in ("delivered", "relayed", "expanded") and r.status[:1] in ("4", "5")):
+        if (
+            r.action in ("failed", "delayed", "failure", "delay")
+            or (not r.action and r.status[:1] in ("4", "5"))
+            or (r.action not in ("delivered", "relayed", "expanded") and r.status[:1] in ("4", "5"))
+        ):
             out.append(r)
     return out
 

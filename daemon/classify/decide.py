@@ -87,8 +87,14 @@ def with_body(
     verdict = _bounce_or_report(ev, view, body)
     if verdict is None:
         challenge = autoreply.challenge_marks(body.text)
-        if challenge and (ev.bounce_suspect or ev.null_return_path or ev.automated_sender
-                          or ev.auto_header or ev.precedence_bulk or not ev.list_header):
+        if challenge and (
+            ev.bounce_suspect
+            or ev.null_return_path
+            or ev.automated_sender
+            or ev.auto_header
+            or ev.precedence_bulk
+            or not ev.list_header
+        ):
             verdict = Classification("auto_reply", f"challenge/response: '{challenge}'")
         else:
             verdict = not_bounce(ev, body.text)
@@ -112,8 +118,11 @@ def _bounce_or_report(ev: Evidence, view: MailView, body: BodyView) -> Classific
             return Classification("auto_reply", reason)
         info = bounce.info_from_dsn(failed)
         action = failed[0].action or "failed"
-        return Classification("bounce", f"delivery-status report: Action {action}, "
-                              f"Status {info.status or 'none'}", bounce=info)
+        return Classification(
+            "bounce",
+            f"delivery-status report: Action {action}, Status {info.status or 'none'}",
+            bounce=info,
+        )
     if recipients and ev.report_type == "delivery-status" and not ev.mta_sender:
         return Classification("bulk", "delivery-status report of a successful delivery")
     if ev.automated_sender or ev.bounce_suspect:
@@ -136,11 +145,22 @@ def _bounce_or_report(ev: Evidence, view: MailView, body: BodyView) -> Classific
         phrase = f"status {status}" if status else None
     if phrase or (ev.mta_sender and ev.bounce_subject):
         info = bounce.info_from_text(body.text, exclude, view.subject)
-        why = (f"notice says '{bounce.short(phrase, 40)}'" if phrase
-               else f"subject '{ev.bounce_subject}'")
-        who = f"sender {ev.sender or 'empty From'}" if ev.mta_sender else (
-            f"subject '{ev.bounce_subject}'" if ev.bounce_subject else "null Return-Path <>"
-            if ev.null_return_path else ev.automated_sender)
+        why = (
+            f"notice says '{bounce.short(phrase, 40)}'"
+            if phrase
+            else f"subject '{ev.bounce_subject}'"
+        )
+        who = (
+            f"sender {ev.sender or 'empty From'}"
+            if ev.mta_sender
+            else (
+                f"subject '{ev.bounce_subject}'"
+                if ev.bounce_subject
+                else "null Return-Path <>"
+                if ev.null_return_path
+                else ev.automated_sender
+            )
+        )
         status = f", Status {info.status}" if info.status else ""
         reason = why if why.startswith("subject") and who.startswith("subject") else f"{who}; {why}"
         return Classification("bounce", f"{reason}{status}", bounce=info)

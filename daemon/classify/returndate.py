@@ -17,15 +17,63 @@ from datetime import date, timedelta
 MAX_SCAN = 8_000  # a responder states its return date near the top
 
 _MONTH_TABLES = (
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"),
+    (
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ),
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-    ("januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september",
-     "oktober", "november", "dezember"),
-    ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-     "octobre", "novembre", "décembre"),
-    ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-     "octubre", "noviembre", "diciembre"),
+    (
+        "januar",
+        "februar",
+        "märz",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "dezember",
+    ),
+    (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
 )
 _MONTHS = {name: i for table in _MONTH_TABLES for i, name in enumerate(table, 1)} | {"sept": 9}
 _WEEKDAY_TABLES = (
@@ -34,7 +82,11 @@ _WEEKDAY_TABLES = (
     tuple("一二三四五六日"),
 )
 _WEEKDAYS = {name: i for table in _WEEKDAY_TABLES for i, name in enumerate(table)} | {
-    "tues": 1, "thur": 3, "thurs": 3, "天": 6, "七": 6,
+    "tues": 1,
+    "thur": 3,
+    "thurs": 3,
+    "天": 6,
+    "七": 6,
 }
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_EN = (
@@ -45,17 +97,34 @@ _YEAR = r"(?:,?\s*(?P<y>\d{4}))?"
 _LEAD_WEEKDAY = rf"(?:(?:{_WEEKDAY_EN})\.?,?\s+(?:the\s+)?)?"
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ymd", re.compile(
-        r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号號]?")),
+    (
+        "ymd",
+        re.compile(
+            r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号號]?"
+        ),
+    ),
     ("md_zh", re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号號]")),
-    ("d_month", re.compile(
-        rf"(?<![\w]){_LEAD_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?\s+(?:of\s+|de\s+)?(?P<mon>{_MONTH_NAMES})\.?"
-        rf"(?:\s+(?:de\s+)?|,\s*)?(?P<y>\d{{4}})?(?![\w])", re.I)),
-    ("month_d", re.compile(
-        rf"(?<![\w]){_LEAD_WEEKDAY}(?P<mon>{_MONTH_NAMES})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?!\d){_YEAR}(?![\w])",
-        re.I)),
-    ("numeric", re.compile(
-        r"(?<![\d/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?:(?P=sep)(?P<y>\d{4}|\d{2}))?(?![\d/])")),
+    (
+        "d_month",
+        re.compile(
+            rf"(?<![\w]){_LEAD_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?\s+(?:of\s+|de\s+)?(?P<mon>{_MONTH_NAMES})\.?"
+            rf"(?:\s+(?:de\s+)?|,\s*)?(?P<y>\d{{4}})?(?![\w])",
+            re.I,
+        ),
+    ),
+    (
+        "month_d",
+        re.compile(
+            rf"(?<![\w]){_LEAD_WEEKDAY}(?P<mon>{_MONTH_NAMES})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?!\d){_YEAR}(?![\w])",
+            re.I,
+        ),
+    ),
+    (
+        "numeric",
+        re.compile(
+            r"(?<![\d/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?:(?P=sep)(?P<y>\d{4}|\d{2}))?(?![\d/])"
+        ),
+    ),
 )
 _RELATIVE = re.compile(
     rf"(?P<next>next\s+|下(?:个)?)?(?:(?<![\w])(?P<en>{_WEEKDAY_EN})\b|(?:周|星期|礼拜|禮拜)(?P<zh>[一二三四五六日天七]))"

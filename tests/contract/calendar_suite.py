@@ -87,8 +87,14 @@ def reminder(key: str = "seq42.2", **overrides: Any) -> CalendarEvent:
     return CalendarEvent(**fields)
 
 
-def foreign_ics(uid: str, *, start: str = "20260310T100000Z", extra: str = "",
-                summary: str = "Lunch with Wang Fang", dtstart: bool = True) -> bytes:
+def foreign_ics(
+    uid: str,
+    *,
+    start: str = "20260310T100000Z",
+    extra: str = "",
+    summary: str = "Lunch with Wang Fang",
+    dtstart: bool = True,
+) -> bytes:
     """An event as a user's calendar app writes it (no ghostwatch markers)."""
     lines = [
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Example Corp//Calendar 1.0//EN",

@@ -248,9 +248,7 @@ class MailSourceContract:
         assert changes[0].ref == msg.ref
         assert {"\\Seen", "\\Answered"} <= changes[0].flags
 
-    def test_first_batch_then_resume_loses_and_repeats_nothing(
-        self, harness: MailHarness
-    ) -> None:
+    def test_first_batch_then_resume_loses_and_repeats_nothing(self, harness: MailHarness) -> None:
         wanted = {f"m{i}@example.org" for i in range(7)}
         for mid in sorted(wanted):
             harness.deliver("inbox", make_raw(mid))
@@ -384,8 +382,11 @@ class MailSourceContract:
             sender='"Wang, Fang" <Wang.Fang@Example.org>',
             to="li.lei@example.com, Han Meimei <han@example.com>",
             date=when,
-            extra=["Cc: boss@example.com", "In-Reply-To: <a@example.com>",
-                   "References: <z@example.com>\r\n <a@example.com>"],
+            extra=[
+                "Cc: boss@example.com",
+                "In-Reply-To: <a@example.com>",
+                "References: <z@example.com>\r\n <a@example.com>",
+            ],
         )
         harness.deliver("inbox", raw, received=when)
         msg = by_id(scan(source, None, since=when - timedelta(days=1))[0])["reply@example.org"]
@@ -424,9 +425,7 @@ class MailSourceContract:
         full, _, _ = scan(source, cursor, scope="all")
         assert list(by_id(full)) == ["out@example.com"]
 
-    def test_progress_when_reported_is_consistent(
-        self, harness: MailHarness
-    ) -> None:
+    def test_progress_when_reported_is_consistent(self, harness: MailHarness) -> None:
         for i in range(4):
             harness.deliver("inbox", make_raw(f"p{i}@example.org"))
         _, _, batches = scan(harness.open_source(batch_size=2), None)

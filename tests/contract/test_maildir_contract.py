@@ -32,7 +32,8 @@ class MaildirHarness:
         self.root = root
         self.layout = layout
         self.paths = {
-            role: create_folder(str(root), layout, name) if name != "INBOX" or layout != "maildir++"
+            role: create_folder(str(root), layout, name)
+            if name != "INBOX" or layout != "maildir++"
             else _make_root_inbox(root)
             for role, name in _ROLE_DIRS.items()
         }

@@ -83,9 +83,16 @@ def test_sent_draft_shows_up_as_gone_draft_and_new_sent_message() -> None:
 
 def test_reported_message_stays_known_after_it_leaves_the_lookback_window() -> None:
     h = MemoryHarness()
-    h.mailbox.deliver("inbox", raw_message(
-        sender="a@example.org", to="b@example.com", subject="x", message_id="x@example.org",
-        date=datetime.now(UTC) - timedelta(days=80)))
+    h.mailbox.deliver(
+        "inbox",
+        raw_message(
+            sender="a@example.org",
+            to="b@example.com",
+            subject="x",
+            message_id="x@example.org",
+            date=datetime.now(UTC) - timedelta(days=80),
+        ),
+    )
     _, cursor, _ = scan(h.mailbox, None)
     h.mailbox.remove("inbox", "x@example.org")
     later = datetime.now(UTC) - timedelta(days=30)  # the window has moved past the message

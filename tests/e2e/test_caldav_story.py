@@ -129,8 +129,7 @@ def test_on_leave_the_backup_gets_the_call_in_their_calendar(
     text += (
         '\n[[accounts]]\nname = "han"\naddress = "han.meimei@hunter.example"\n'
         f'display_name = "韩梅梅"\n[accounts.mail]\ntype = "maildir"\n'
-        f'path = "{tmp_path / "HanMail"}"\n'
-        + backup_table
+        f'path = "{tmp_path / "HanMail"}"\n' + backup_table
     )
     desk.config.write_text(text, encoding="utf-8")
     assert owner_cal.write_foreign("leave-1.ics", LEAVE.encode())

@@ -35,7 +35,7 @@ def evaluation() -> ModuleType:
 def test_corpus_targets(evaluation: ModuleType, mode: str) -> None:
     report = evaluation.evaluate(CORPUS, mode)
     assert len(report.results) > 700  # both folders were read
-    misses = "\n".join(evaluation.render(report)[-len(report.misses):])
+    misses = "\n".join(evaluation.render(report)[-len(report.misses) :])
     assert report.bounce_recall >= 0.99, misses
     assert report.humans_misclassified == [], misses
 
@@ -55,7 +55,15 @@ def test_delay_notices_are_soft_bounces(evaluation: ModuleType) -> None:
 
 def test_label_mapping(evaluation: ModuleType) -> None:
     label = evaluation._bounce_folder_label
-    assert [label(n) for n in ("lhost-exim-01.eml", "rhost-aol-01.eml", "rfc3464-01.eml",
-                               "rfc3834-01.eml", "arf-01.eml", "is-not-bounce-01.eml",
-                               "rb-issue-368-bug.eml")] == [
-        "bounce", "bounce", "bounce", "auto_reply", "bulk", "human", None]
+    assert [
+        label(n)
+        for n in (
+            "lhost-exim-01.eml",
+            "rhost-aol-01.eml",
+            "rfc3464-01.eml",
+            "rfc3834-01.eml",
+            "arf-01.eml",
+            "is-not-bounce-01.eml",
+            "rb-issue-368-bug.eml",
+        )
+    ] == ["bounce", "bounce", "bounce", "auto_reply", "bulk", "human", None]

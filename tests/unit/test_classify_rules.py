@@ -94,8 +94,9 @@ AUTO_HEADER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("extra", "evidence"), [c[1:] for c in AUTO_HEADER_CASES],
-                         ids=[c[0] for c in AUTO_HEADER_CASES])
+@pytest.mark.parametrize(
+    ("extra", "evidence"), [c[1:] for c in AUTO_HEADER_CASES], ids=[c[0] for c in AUTO_HEADER_CASES]
+)
 def test_auto_reply_headers(extra: list[tuple[str, str]], evidence: str) -> None:
     raw = human(*extra, body="I am out of the office.\n")
     verdict = classify(headers_only(raw), has_body=False)
@@ -131,8 +132,10 @@ def test_auto_reply_subjects_with_null_sender(subject: str) -> None:
 
 
 def test_exchange_oof_marker_with_subject() -> None:
-    raw = human(("X-Auto-Response-Suppress", "All"), ("X-MS-Exchange-Inbox-Rules-Loop",
-                "wang.fang@candidate.example"))
+    raw = human(
+        ("X-Auto-Response-Suppress", "All"),
+        ("X-MS-Exchange-Inbox-Rules-Loop", "wang.fang@candidate.example"),
+    )
     raw = raw.replace(b"Re: Senior Backend", b"Automatic reply: Senior Backend")
     assert classify(raw).kind == "auto_reply"
 
@@ -152,15 +155,22 @@ def test_auto_reply_return_date_from_body() -> None:
 
 
 def test_return_date_locale_from_content_language() -> None:
-    raw = human(("Auto-Submitted", "auto-replied"), ("Content-Language", "en-US"),
-                body="I am out of the office until 01/12/2027.\n")
+    raw = human(
+        ("Auto-Submitted", "auto-replied"),
+        ("Content-Language", "en-US"),
+        body="I am out of the office until 01/12/2027.\n",
+    )
     assert classify(raw).return_date == date(2027, 1, 12)
     assert classify(raw, locale="en-GB").return_date == date(2027, 12, 1)
 
 
 def test_challenge_response_multipart_report_is_auto_reply() -> None:
-    raw = dsn(status="4.7.0", notice="Your message has been waitlisted. Please add yourself to "
-              "my guest list so your messages reach my inbox.\n", sender="noreply@screen.example")
+    raw = dsn(
+        status="4.7.0",
+        notice="Your message has been waitlisted. Please add yourself to "
+        "my guest list so your messages reach my inbox.\n",
+        sender="noreply@screen.example",
+    )
     verdict = classify(raw)
     assert verdict.kind == "auto_reply"
     assert "challenge" in verdict.reason
@@ -173,8 +183,9 @@ def test_dsn_with_auto_submitted_auto_replied_is_bounce() -> None:
     raw = dsn(extra=(("Auto-Submitted", "auto-replied"),))
     verdict = classify(raw)
     assert verdict.kind == "bounce"
-    assert verdict.bounce == BounceInfo(("gone@candidate.example",), "5.1.1", True,
-                                        "smtp; 550 5.1.1 sorry")
+    assert verdict.bounce == BounceInfo(
+        ("gone@candidate.example",), "5.1.1", True, "smtp; 550 5.1.1 sorry"
+    )
     assert "5.1.1" in verdict.reason
 
 
@@ -185,13 +196,16 @@ def test_dsn_headers_only_asks_for_body() -> None:
     assert classify(raw, has_body=True).needs_body is False
 
 
-@pytest.mark.parametrize(("status", "action", "hard"), [
-    ("5.1.1", "failed", True),
-    ("5.2.2", "failed", False),  # mailbox full: may clear up
-    ("4.4.7", "delayed", False),
-    ("4.2.2", "failed", False),
-    ("5.7.1", "failed", True),
-])
+@pytest.mark.parametrize(
+    ("status", "action", "hard"),
+    [
+        ("5.1.1", "failed", True),
+        ("5.2.2", "failed", False),  # mailbox full: may clear up
+        ("4.4.7", "delayed", False),
+        ("4.2.2", "failed", False),
+        ("5.7.1", "failed", True),
+    ],
+)
 def test_hard_and_soft(status: str, action: str, hard: bool) -> None:
     verdict = classify(dsn(status=status, action=action))
     assert verdict.kind == "bounce"
@@ -200,19 +214,22 @@ def test_hard_and_soft(status: str, action: str, hard: bool) -> None:
 
 
 def test_bounce_relayed_through_a_list_is_still_bounce() -> None:
-    raw = build([
-        ("From", "Mail Delivery System <MAILER-DAEMON@lists.example.org>"),
-        ("To", "li.lei@example.com"),
-        ("Subject", "Mail delivery failed: returning message to sender"),
-        ("List-Id", "<jobs.lists.example.org>"),
-        ("List-Unsubscribe", "<mailto:leave@lists.example.org>"),
-        ("Precedence", "bulk"),
-    ], "This message was created automatically by mail delivery software.\n\nA message that "
-       "you sent could not be delivered to one or more of its recipients. This is a permanent "
-       "error. The following address(es) failed:\n\n  gone@candidate.example\n    SMTP error "
-       "from remote mail server after RCPT TO:<gone@candidate.example>:\n    550 5.1.1 User "
-       "unknown\n\n------ This is a copy of the message, including all the headers. ------\n"
-       "To: other@example.org\n")
+    raw = build(
+        [
+            ("From", "Mail Delivery System <MAILER-DAEMON@lists.example.org>"),
+            ("To", "li.lei@example.com"),
+            ("Subject", "Mail delivery failed: returning message to sender"),
+            ("List-Id", "<jobs.lists.example.org>"),
+            ("List-Unsubscribe", "<mailto:leave@lists.example.org>"),
+            ("Precedence", "bulk"),
+        ],
+        "This message was created automatically by mail delivery software.\n\nA message that "
+        "you sent could not be delivered to one or more of its recipients. This is a permanent "
+        "error. The following address(es) failed:\n\n  gone@candidate.example\n    SMTP error "
+        "from remote mail server after RCPT TO:<gone@candidate.example>:\n    550 5.1.1 User "
+        "unknown\n\n------ This is a copy of the message, including all the headers. ------\n"
+        "To: other@example.org\n",
+    )
     verdict = classify(raw)
     assert verdict.kind == "bounce"
     assert verdict.bounce is not None
@@ -221,11 +238,16 @@ def test_bounce_relayed_through_a_list_is_still_bounce() -> None:
 
 
 def test_qmail_text_bounce() -> None:
-    raw = build([("From", "MAILER-DAEMON@mail.example.net"), ("To", "li.lei@example.com"),
-                 ("Subject", "failure notice")],
-                "Hi. This is the qmail-send program at mail.example.net.\nI'm afraid I wasn't "
-                "able to deliver your message to the following addresses.\n\n"
-                "<gone@candidate.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n")
+    raw = build(
+        [
+            ("From", "MAILER-DAEMON@mail.example.net"),
+            ("To", "li.lei@example.com"),
+            ("Subject", "failure notice"),
+        ],
+        "Hi. This is the qmail-send program at mail.example.net.\nI'm afraid I wasn't "
+        "able to deliver your message to the following addresses.\n\n"
+        "<gone@candidate.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n",
+    )
     verdict = classify(raw)
     assert verdict.kind == "bounce"
     assert verdict.bounce is not None
@@ -240,10 +262,15 @@ def test_x_failed_recipients_header() -> None:
 
 
 def test_gb2312_raw_subject_bounce() -> None:
-    raw = build([("From", "MAILER-DAEMON@sina.example"), ("To", "li.lei@example.com"),
-                 ("Subject", "邮件传输失败！".encode("gb2312")),
-                 ("Content-Type", "text/plain; charset=gb2312")],
-                "您的邮件无法送达以下地址：gone@candidate.example\n".encode("gb2312"))
+    raw = build(
+        [
+            ("From", "MAILER-DAEMON@sina.example"),
+            ("To", "li.lei@example.com"),
+            ("Subject", "邮件传输失败！".encode("gb2312")),
+            ("Content-Type", "text/plain; charset=gb2312"),
+        ],
+        "您的邮件无法送达以下地址：gone@candidate.example\n".encode("gb2312"),
+    )
     verdict = classify(raw)
     assert verdict.kind == "bounce"
     assert verdict.bounce is not None and "gone@candidate.example" in verdict.bounce.recipients
@@ -271,18 +298,25 @@ BULK_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("extra", "evidence"), [c[1:] for c in BULK_CASES],
-                         ids=[c[0] for c in BULK_CASES])
+@pytest.mark.parametrize(
+    ("extra", "evidence"), [c[1:] for c in BULK_CASES], ids=[c[0] for c in BULK_CASES]
+)
 def test_bulk_headers(extra: list[tuple[str, str]], evidence: str) -> None:
     verdict = classify(human(*extra, body="This week's digest.\n"))
     assert verdict.kind == "bulk"
     assert evidence in verdict.reason
 
 
-@pytest.mark.parametrize("sender", [
-    "noreply@jobs.example", "no-reply@jobs.example", "donotreply@bank.example",
-    "notifications@tracker.example", "mailer@shop.example",
-])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "noreply@jobs.example",
+        "no-reply@jobs.example",
+        "donotreply@bank.example",
+        "notifications@tracker.example",
+        "mailer@shop.example",
+    ],
+)
 def test_noreply_senders_are_bulk(sender: str) -> None:
     raw = build([("From", sender), *BASE[1:]], "Your order has shipped.\n")
     verdict = classify(raw)
@@ -291,9 +325,11 @@ def test_noreply_senders_are_bulk(sender: str) -> None:
 
 
 def test_notification_that_is_a_bounce_report() -> None:
-    raw = build([("From", "no-reply@sns.example"), *BASE[1:]],
-                '{"notificationType":"Bounce","bounce":{"bounceType":"Permanent",'
-                '"bouncedRecipients":[{"emailAddress":"gone@candidate.example","status":"5.1.1"}]}}')
+    raw = build(
+        [("From", "no-reply@sns.example"), *BASE[1:]],
+        '{"notificationType":"Bounce","bounce":{"bounceType":"Permanent",'
+        '"bouncedRecipients":[{"emailAddress":"gone@candidate.example","status":"5.1.1"}]}}',
+    )
     verdict = classify(raw)
     assert verdict.kind == "bounce"
     assert verdict.bounce is not None and verdict.bounce.recipients == ("gone@candidate.example",)
@@ -327,14 +363,17 @@ def test_one_megabyte_header_is_fast_and_safe() -> None:
     assert verdict.kind == "auto_reply"
 
 
-@pytest.mark.parametrize("raw", [
-    b"",
-    b"\x00\xff\xfe garbage without headers",
-    b"Subject: =?unknown-charset?q?=E4=BD?=\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\n",
-    b"From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; boundary=\"Z\"\r\n\r\n--Z\r\n"
-    b"Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
-    b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xa4\xa4\xa4\xe5",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage without headers",
+        b"Subject: =?unknown-charset?q?=E4=BD?=\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\n",
+        b'From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; boundary="Z"\r\n\r\n--Z\r\n'
+        b"Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
+        b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xa4\xa4\xa4\xe5",
+    ],
+)
 def test_bad_input_never_raises(raw: bytes) -> None:
     for has_body in (False, True):
         verdict = classify(raw, has_body=has_body)
@@ -350,9 +389,12 @@ def test_accepts_a_parsed_message() -> None:
 
 def test_classification_json_shape() -> None:
     bounced = classification_json("a.eml", classify(dsn(status="5.2.2")))
-    assert bounced == {"file": "a.eml", "kind": "bounce", "reason": bounced["reason"],
-                       "bounce": {"recipients": ["gone@candidate.example"], "status": "5.2.2",
-                                  "hard": False}}
+    assert bounced == {
+        "file": "a.eml",
+        "kind": "bounce",
+        "reason": bounced["reason"],
+        "bounce": {"recipients": ["gone@candidate.example"], "status": "5.2.2", "hard": False},
+    }
     away = classify(human(("Auto-Submitted", "auto-replied"), body="Back on 3 December 2026.\n"))
     assert classification_json("b.eml", away)["return_date"] == "2026-12-03"
     assert set(classification_json("c.eml", classify(human()))) == {"file", "kind", "reason"}
@@ -360,8 +402,21 @@ def test_classification_json_shape() -> None:
 
 def test_header_fields_cover_what_the_rules_read() -> None:
     wanted = {name.lower() for name in HEADER_FIELDS}
-    for name in ("from", "subject", "return-path", "content-type", "auto-submitted", "list-id",
-                 "list-unsubscribe", "precedence", "x-failed-recipients", "x-qq-holidayreply",
-                 "x-apple-action", "x-auto-response-suppress", "x-autoreply", "x-autorespond"):
+    for name in (
+        "from",
+        "subject",
+        "return-path",
+        "content-type",
+        "auto-submitted",
+        "list-id",
+        "list-unsubscribe",
+        "precedence",
+        "x-failed-recipients",
+        "x-qq-holidayreply",
+        "x-apple-action",
+        "x-auto-response-suppress",
+        "x-autoreply",
+        "x-autorespond",
+    ):
         assert name in wanted
     assert len(HEADER_FIELDS) == len(wanted) < 30  # ingest fetches these for every message

@@ -63,8 +63,15 @@ def test_gbk_character_split_across_two_words_is_joined() -> None:
 
 @pytest.mark.parametrize(
     ("label", "codec"),
-    [("gb2312", "gb18030"), ("GBK", "gb18030"), ('"utf-8"', "utf-8"), ("big5", "big5hkscs"),
-     ("no-such-charset", "utf-8"), (None, "utf-8"), ("ks_c_5601-1987", "cp949")],
+    [
+        ("gb2312", "gb18030"),
+        ("GBK", "gb18030"),
+        ('"utf-8"', "utf-8"),
+        ("big5", "big5hkscs"),
+        ("no-such-charset", "utf-8"),
+        (None, "utf-8"),
+        ("ks_c_5601-1987", "cp949"),
+    ],
 )
 def test_codec_for(label: str | None, codec: str) -> None:
     assert codec_for(label) == codec
@@ -90,8 +97,10 @@ def test_encoded_comma_in_a_display_name_does_not_split_the_address() -> None:
 
 
 def test_control_characters_never_survive_into_names_or_subjects() -> None:
-    raw = "Subject: a\x85Bcc: evil@example.net\u2028X\r\nFrom: =?utf-8?q?x=0D=0ABcc=3A_y?= " \
+    raw = (
+        "Subject: a\x85Bcc: evil@example.net\u2028X\r\nFrom: =?utf-8?q?x=0D=0ABcc=3A_y?= "
         "<a@example.org>\r\n\r\n"
+    )
     fields = split_header_block(raw.encode())
     assert "bcc" not in fields
     parsed = parse_header_block(raw.encode())
@@ -202,7 +211,7 @@ def test_full_message_normalizes_threading_and_addresses() -> None:
     raw = (
         "From: =?gb2312?B?" + base64.b64encode("王芳".encode("gb2312")).decode() + "?= "
         "<Wang.Fang@Example.ORG>\r\n"
-        "To: li.lei@example.com, \"Han, Meimei\" <han@example.com>\r\n"
+        'To: li.lei@example.com, "Han, Meimei" <han@example.com>\r\n'
         "Cc: undisclosed-recipients:;\r\n"
         "In-Reply-To: <a@example.com> (sent earlier)\r\n"
         "References: <z@example.com>\r\n\t<a@example.com>\r\n"
@@ -230,7 +239,7 @@ def test_full_message_normalizes_threading_and_addresses() -> None:
         b" leading continuation\r\nSubject: ok\r\n\r\n",
         b"Subject: =?utf-8?B?####?=\r\n\r\n",
         b"Subject: =?utf-8?Q?=ZZ?=\r\n\r\n",
-        b"From: <<<@@@>>>, \"unterminated\r\n\r\n",
+        b'From: <<<@@@>>>, "unterminated\r\n\r\n',
         b"Date: Mon, 99 Foo 2024 99:99:99 +9999\r\n\r\n",
         "Subject: \udcff".encode("utf-8", "surrogateescape"),
     ],
