@@ -17,6 +17,22 @@ from datetime import UTC, datetime
 
 from connectors.model import Address
 
+# The fields every connector keeps in MailMessage.headers, whatever else the daemon
+# asks for: threading and ghostwatch's own markers depend on them.
+ALWAYS_KEEP = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "x-ghostwatch-tags",
+        "x-ghostwatch-key",
+    }
+)
 MAX_HEADER_VALUE = 16_384  # longer values are cut: nobody's subject needs more
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _SIMPLE_MAILBOX = re.compile(

@@ -21,7 +21,7 @@ from typing import ClassVar
 from connectors.base import DraftState, Scope
 from connectors.compose import build_draft, content_hash
 from connectors.errors import CursorExpired
-from connectors.headers import parse_header_block, split_header_block
+from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
 from connectors.maildir.files import select_fields
 from connectors.model import (
     CalendarChanges,
@@ -39,20 +39,6 @@ from connectors.model import (
     TagsChanged,
 )
 
-_ALWAYS_KEEP = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "subject",
-        "date",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "x-ghostwatch-tags",
-        "x-ghostwatch-key",
-    }
-)
 DEFAULT_FOLDERS = (
     Folder("INBOX", FolderRole.INBOX),
     Folder("Sent", FolderRole.SENT),
@@ -220,7 +206,7 @@ class MemoryMailbox:
     ) -> Iterator[ChangeBatch]:
         state = _decode(cursor) if cursor else _Cursor(0, 0, self._clock, since)
         active = ("in",) if scope == "inbound" else ("in", "out")
-        wanted = frozenset(h.lower() for h in header_fields) | _ALWAYS_KEEP
+        wanted = frozenset(h.lower() for h in header_fields) | ALWAYS_KEEP
         events: list[tuple[int, Change | None]] = []
         for m in self._messages.values():
             side = _side(m.folder)

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
-from connectors.headers import split_header_block
+from connectors.headers import ALWAYS_KEEP, split_header_block
 from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import ChangeBatch, MailMessage, MessageGone, Skipped, TagsChanged
 from daemon import classify
@@ -33,17 +33,13 @@ from daemon.threads import key_from_headers, link_threads
 
 log = logging.getLogger(__name__)
 
-OWN_HEADERS = (
-    "From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-    "X-Ghostwatch-Key", "X-Ghostwatch-Tags",
-)  # fmt: skip
 BODY_LIMIT = 256 * 1024
 BODIES_PER_CYCLE = 500
 
 
 def header_fields() -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for name in (*OWN_HEADERS, *classify.HEADER_FIELDS):
+    for name in (*sorted(ALWAYS_KEEP), *classify.HEADER_FIELDS):
         seen.setdefault(name.lower(), None)
     return tuple(seen)
 

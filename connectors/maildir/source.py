@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from connectors.base import Scope
 from connectors.errors import ConfigProblem
-from connectors.headers import parse_header_block
+from connectors.headers import ALWAYS_KEEP, parse_header_block
 from connectors.maildir import cursor as cur
 from connectors.maildir.files import (
     find_file,
@@ -38,21 +38,6 @@ from connectors.model import (
 
 log = logging.getLogger(__name__)
 
-# Always copied into MailMessage.headers: threading and our own markers need them.
-ALWAYS_KEEP = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "subject",
-        "date",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "x-ghostwatch-tags",
-        "x-ghostwatch-key",
-    }
-)
 _OUTBOUND = (FolderRole.SENT, FolderRole.DRAFTS)
 _NOT_INBOUND = (FolderRole.SENT, FolderRole.DRAFTS, FolderRole.TRASH, FolderRole.JUNK)
 # A directory changed this recently may change again within the same mtime tick;
