@@ -155,8 +155,25 @@ Event = (
 )
 
 
-def event_sort_key(event: Event) -> tuple[datetime, int]:
-    return (event.at, event.order)
+# Events at the same instant need a total order, or replay would depend on the
+# order the store returned them in. Automatic signals go before a human reply so
+# that, within one minute, the human answer is what closes the sequence.
+_SAME_INSTANT_RANK: dict[type, int] = {
+    Outbound: 0,
+    DraftWritten: 1,
+    DraftGone: 2,
+    RedFlag: 3,
+    Meeting: 4,
+    Bounced: 5,
+    AutoReply: 6,
+    HumanReply: 7,
+    Stop: 8,
+    Resume: 9,
+}
+
+
+def event_sort_key(event: Event) -> tuple[datetime, int, int, str]:
+    return (event.at, event.order, _SAME_INSTANT_RANK[type(event)], repr(event))
 
 
 # ---- record -----------------------------------------------------------------

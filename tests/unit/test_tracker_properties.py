@@ -89,3 +89,21 @@ def test_replay_invariants(events: list[Event], later: int, rnd: random.Random) 
             assert rec.ended_at is None
         else:
             assert run.due == []
+
+
+def test_same_instant_events_replay_the_same_in_any_input_order() -> None:
+    # Found by CI: an auto-reply and a human reply in the same minute used to
+    # keep the order the store returned them in.
+    at = START + timedelta(minutes=1)
+    events: list[Event] = [
+        Outbound(at=START, ref="o0", seen_at=START),
+        HumanReply(at=at, ref="r1", sender="x@y.example"),
+        AutoReply(at=at, ref="a2", sender="x@y.example"),
+        Bounced(at=at, ref="b3", hard=False),
+        Outbound(at=at, ref="o4", seen_at=at),
+    ]
+    now = START + timedelta(days=10)
+    forward = [r.record for r in replay(events, now, CTX)]
+    backward = [r.record for r in replay(list(reversed(events)), now, CTX)]
+    assert forward == backward
+    assert forward[-1].state is State.REPLIED
