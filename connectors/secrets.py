@@ -6,6 +6,7 @@ Errors name the source, never the secret.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class SecretSource:
 
     def resolve(self, timeout: float = 30.0) -> str:
         if self.file:
-            path = Path(self.file).expanduser()
+            path = expand_path(self.file)
             try:
                 return path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
@@ -59,3 +60,29 @@ class SecretSource:
                 raise ConfigProblem(f"environment variable {self.env} is not set")
             return value
         raise ConfigProblem("no password source configured")
+
+
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def expand_path(value: str) -> Path:
+    """`~` and `$VAR` / `${VAR}` expanded; an unset variable is an error, not an empty string.
+
+    systemd hands credentials over in `$CREDENTIALS_DIRECTORY`, so a unit's config
+    can say `password_file = "$CREDENTIALS_DIRECTORY/imap-password"`. Silently
+    expanding an unset variable to "" would read `/imap-password` instead.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        found = os.environ.get(name)
+        if found is None:
+            hint = (
+                " (it is set by systemd for a unit with LoadCredential=)"
+                if name == "CREDENTIALS_DIRECTORY"
+                else ""
+            )
+            raise ConfigProblem(f"password_file {value} uses ${name}, which is not set{hint}")
+        return found
+
+    return Path(_VARIABLE.sub(substitute, value)).expanduser()
