@@ -1,4 +1,4 @@
-"""ImapMailbox against the MailSource contract, on a real Dovecot (both flavours)."""
+"""ImapMailbox against the MailSource contract, on a real Dovecot (every flavour)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def _list(user: MailUser) -> list[tuple[object, object, str]]:
         return list(client.list_folders())
 
 
-@pytest.fixture(scope="module", params=["modern", "legacy"])
+@pytest.fixture(scope="module", params=["modern", "legacy", "condstore"])
 def contract_dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
     if dovecot_binary() is None:
         skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
@@ -113,3 +113,20 @@ class TestImapMailSource(MailSourceContract):
         harness = ImapHarness(contract_dovecot.add_user("contract"))
         yield harness
         harness.close()
+
+
+_EXPECTED_CAPS = {
+    "modern": ({b"CONDSTORE", b"QRESYNC", b"SPECIAL-USE"}, set()),
+    "legacy": (set(), {b"CONDSTORE", b"QRESYNC", b"SPECIAL-USE"}),
+    "condstore": ({b"CONDSTORE", b"SPECIAL-USE"}, {b"QRESYNC"}),
+}
+
+
+def test_each_flavour_offers_exactly_the_extensions_it_stands_for(
+    contract_dovecot: Dovecot,
+) -> None:
+    with contract_dovecot.add_user("caps").client() as client:
+        caps = set(client.capabilities())
+    present, absent = _EXPECTED_CAPS[contract_dovecot.flavour]
+    assert present <= caps
+    assert not absent & caps

@@ -8,7 +8,9 @@ several servers can run side by side:
   Drafts/Sent/Trash/Junk declared as special-use folders;
 - flavour "legacy": capabilities cut down to plain IMAP4rev1 + IDLE/UIDPLUS/ID
   and no special-use folders, like many Chinese and older corporate servers,
-  so the connector's fallbacks (folder names, no CONDSTORE) run for real.
+  so the connector's fallbacks (folder names, no CONDSTORE) run for real;
+- flavour "condstore": CONDSTORE without QRESYNC (as some hosted servers
+  offer), so changes are read with CHANGEDSINCE but expunges without VANISHED.
 
 Every user name logs in with one test password (a static passdb), so every test
 can get a fresh, empty mailbox without touching the server.
@@ -40,11 +42,12 @@ from tests.servers import free_port, servers_required
 
 MAIL_USER = "vmail"
 PASSWORD = "secret-for-tests"
-Flavour = Literal["modern", "legacy"]
+Flavour = Literal["modern", "legacy", "condstore"]
 
 _LEGACY_CAPS = (
     "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT NAMESPACE"
 )
+_CONDSTORE_CAPS = _LEGACY_CAPS + " SPECIAL-USE CONDSTORE"
 
 _CONFIG = """\
 base_dir = {base}/run
@@ -344,6 +347,7 @@ class Dovecot:
         else:
             ssl_block = "ssl = no"
         legacy = self.flavour == "legacy"
+        caps = {"legacy": _LEGACY_CAPS, "condstore": _CONDSTORE_CAPS}.get(self.flavour)
         self.config.write_text(
             _CONFIG.format(
                 base=self.root,
@@ -353,7 +357,7 @@ class Dovecot:
                 tls_port=self.tls_port,
                 ssl_block=ssl_block,
                 special_use="" if legacy else _SPECIAL_USE,
-                capability_line=f"imap_capability = {_LEGACY_CAPS}" if legacy else "",
+                capability_line=f"imap_capability = {caps}" if caps else "",
             ),
             encoding="utf-8",
         )
