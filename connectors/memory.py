@@ -38,6 +38,7 @@ from connectors.model import (
     Skipped,
     TagsChanged,
 )
+from connectors.tags import normalize_tag
 
 DEFAULT_FOLDERS = (
     Folder("INBOX", FolderRole.INBOX),
@@ -425,7 +426,7 @@ def _when(m: _Stored) -> datetime:
 
 
 def _normalize_tags(tags: Iterable[str]) -> frozenset[str]:
-    return frozenset(t.strip().lower() for t in tags if t.strip().lower().startswith("gw:"))
+    return frozenset(tag for t in tags if (tag := normalize_tag(t)) is not None)
 
 
 def _side(folder: Folder) -> str | None:

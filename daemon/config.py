@@ -45,11 +45,14 @@ from daemon.configschema import (
     to_str,
 )
 from daemon.tracker.policy import (
+    DETAIL_KEYS,
+    DETAIL_MAX_LENGTH,
     Duration,
     Playbook,
     Rule,
     RuleMatch,
     Unit,
+    clean_detail,
     parse_duration,
 )
 
@@ -77,9 +80,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 TAG_KEYS = ("role", "stage", "kind", "source")
 CONTACT_KINDS = ("candidate", "client")
 
-# Where a TOML key differs from the field name, and fields that are no key.
+# Where a TOML key differs from the field name, and fields that are no key
+# (set_title / set_company are read from inside `set`).
 TOML_NAMES = {"set_tags": "set"}
-NOT_KEYS = frozenset({"Config.source"})
+NOT_KEYS = frozenset({"Config.source", "Rule.set_title", "Rule.set_company"})
 
 
 def _expand_database(url: str) -> str:
@@ -496,18 +500,31 @@ def _read_rule(r: Reader, raw: object, path: str) -> Rule:
             'a rule needs `when`, e.g. when = { role = "exec" }; '
             "defaults for every thread belong in [policy]",
         )
+    set_table = r.table(
+        t.get("set", {}), join(path, "set"), hint='; write e.g. set = { stage = "offer" }'
+    )
     rule = Rule(
         when=_read_when(r, t.get("when", MISSING), join(path, "when")),
         steps=r.field(t, "steps", path, ListOf(_step, allow_empty=False), None),
         close_after=r.field(t, "close_after", path, _duration, None),
         min_gap=r.field(t, "min_gap", path, _duration, None),
-        set_tags=_read_set(r, t.get("set", {}), join(path, "set")),
+        set_tags=_read_set(r, set_table, join(path, "set")),
         salary_report=r.field(t, "salary_report", path, _report, None),
+        set_title=r.field(set_table, "title", join(path, "set"), _detail, None),
+        set_company=r.field(set_table, "company", join(path, "set"), _detail, None),
     )
     effects = ("steps", "close_after", "min_gap", "set", "salary_report")
-    if not any(k in t for k in effects):
+    # A subject that captures the title or company is an effect of its own (a
+    # misnamed group is reported on when.subject, not as "changes nothing").
+    raw_when = t.get("when")
+    raw_subject = raw_when.get("subject") if isinstance(raw_when, dict) else None
+    captures = isinstance(raw_subject, str) and bool(_named_groups(raw_subject))
+    if not captures and not any(k in t for k in effects):
         r.problem(
-            path, None, f"the rule changes nothing; give at least one of {', '.join(effects)}"
+            path,
+            None,
+            f"the rule changes nothing; give at least one of {', '.join(effects)}, "
+            "or capture (?P<title>...) / (?P<company>...) in when.subject",
         )
     return rule
 
@@ -530,9 +547,9 @@ def _read_when(r: Reader, raw: object, path: str) -> RuleMatch:
     )
 
 
-def _read_set(r: Reader, raw: object, path: str) -> tuple[tuple[str, str], ...]:
-    t = r.table(raw, path, hint='; write e.g. set = { stage = "offer" }')
-    r.unknown_keys(t, TAG_KEYS, path)
+def _read_set(r: Reader, t: dict[str, Any], path: str) -> tuple[tuple[str, str], ...]:
+    """The tags a rule sets; title and company in the same table are read by the caller."""
+    r.unknown_keys(t, (*TAG_KEYS, *DETAIL_KEYS), path)
     pairs = []
     for key in TAG_KEYS:
         if key in t:
@@ -559,12 +576,43 @@ def _tag_value(value: object) -> str:
 def _regex(value: object) -> str:
     pattern = nonempty_str(value)
     try:
-        re.compile(pattern)
+        compiled = re.compile(pattern)
     except re.error as exc:
         raise Invalid(
             f"{describe(value)} is not a valid regular expression: {exc.msg} at position {exc.pos}"
         ) from None
+    unused = [name for name in compiled.groupindex if name not in DETAIL_KEYS]
+    if unused:
+        # A misspelt (?P<titel>...) would otherwise capture nothing, silently.
+        name = unused[0]
+        close = suggest(name, DETAIL_KEYS)
+        hint = f" ({close})" if close.startswith("did you mean") else ""
+        raise Invalid(
+            f"{describe(value)} has a named group (?P<{name}>...) that nothing reads{hint}; "
+            "only (?P<title>...) and (?P<company>...) fill in the job, "
+            "other groups must be unnamed: (...) or (?:...)"
+        )
     return pattern
+
+
+def _named_groups(pattern: str) -> tuple[str, ...]:
+    try:
+        return tuple(re.compile(pattern).groupindex)
+    except re.error:
+        return ()
+
+
+def _detail(value: object) -> str:
+    text = to_str(value)
+    cleaned = clean_detail(text)
+    if cleaned is None:
+        raise Invalid("an empty value is not allowed here; write the text, or leave the key out")
+    if len(" ".join(text.split())) > DETAIL_MAX_LENGTH:
+        raise Invalid(
+            f"{describe(value)} is longer than {DETAIL_MAX_LENGTH} characters; shorten it "
+            "(drafts print it in a sentence)"
+        )
+    return cleaned
 
 
 def _report(value: object) -> str:

@@ -349,8 +349,9 @@ def build_spec(
         contact_name=d.facts.contact_name,
         consultant_name=author.display_name,
         consultant_signature=_signature(author),
-        role=None,  # the role tag is a category (tech, exec), not the job title
-        company=None,
+        # The template's role is the job title; the role tag (tech, exec) is a cadence.
+        role=d.playbook.title,
+        company=d.playbook.company,
         original_subject=d.facts.subject,
         stage=tags.get("stage") or "",
         days_silent=max(0, (now - rec.started_at).days),

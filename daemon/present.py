@@ -134,6 +134,14 @@ def print_explain(
         f"min_gap {first.playbook.min_gap}; rules matched: {rules}",
         file=out,
     )
+    job = [
+        f"{k} {v!r}"
+        for k, v in (("title", first.playbook.title), ("company", first.playbook.company))
+        if v
+    ]
+    print(f"  job: {', '.join(job) or 'unknown'}", file=out)
+    for line in first.playbook.trace:
+        print(f"        {line}", file=out)
     print("\nMessages:", file=out)
     for m in messages:
         who = m.sender or "?"

@@ -188,7 +188,9 @@ def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Write
         contact_name=d.facts.contact_name,
         contact_address=d.facts.contact,
         contact_phone=phone,
-        role=None,  # the template's role is a job title; the role tag is added below
+        # The template's role is the job title; the role tag is added below.
+        role=d.playbook.title,
+        company=d.playbook.company,
         original_subject=d.facts.subject,
         stage=tags.get("stage") or None,
         days_silent=max(0, (now - d.run.record.started_at).days),

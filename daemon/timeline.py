@@ -26,7 +26,9 @@ from daemon.tracker.states import (
     Stop,
 )
 
-TAG_FIELDS = ("role", "stage", "kind", "source")
+# gw:<field>:<value> tags a thread carries; title and company keep the value as the
+# connector delivered it (free text), the others are normalised by the rules.
+TAG_FIELDS = ("role", "stage", "kind", "source", "title", "company")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +111,12 @@ def thread_tags(messages: Iterable[MsgView]) -> tuple[dict[str, str], set[str]]:
     values: dict[str, str] = {}
     flags: set[str] = set()
     for msg in sorted(messages, key=lambda m: m.at):
-        for tag in msg.tags:
+        # Sorted: one message may carry two spellings of a key; the same one must win
+        # on every replay.
+        for tag in sorted(msg.tags):
             parts = tag.split(":", 2)
-            if len(parts) == 3 and parts[1] in TAG_FIELDS and parts[2]:
-                values[parts[1]] = parts[2]
+            if len(parts) == 3 and parts[1].lower() in TAG_FIELDS and parts[2]:
+                values[parts[1].lower()] = parts[2]
             elif len(parts) == 2:
                 flags.add(parts[1])
     return values, flags

@@ -86,7 +86,7 @@ LIU = ("刘洋", "liu.yang@old-company.example")
 HR = ("陈静", "chen.jing@client.example")
 
 OUTREACH = [
-    Mail("Sent", ME, WANG, "高级Go工程师机会 - 某头部短视频公司", "王芳您好，...（职位介绍）", at(0, 9, 30), "o1@hunter.example",
+    Mail("Sent", ME, WANG, "某头部短视频公司｜高级Go工程师机会", "王芳您好，...（职位介绍）", at(0, 9, 30), "o1@hunter.example",
          tags="gw:role:tech gw:source:linkedin"),
     Mail("Sent", ME, EMMA, "Staff engineer, payments platform", "Hi Emma, ... (the role)", at(0, 10, 15), "o2@hunter.example",
          tags="gw:role:tech gw:source:referral"),

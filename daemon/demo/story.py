@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from daemon.app import open_app
 from daemon.config import load_config
 from daemon.cycle import CycleReport, run_cycle
+from daemon.db.calendar_tables import Reminder
 from daemon.demo import mail as sample
 from daemon.present import print_draft, print_status
 
@@ -46,6 +47,14 @@ steps = ["3bd", "10bd", "20bd"]
 [[policy.rules]]
 when = {{ subject = "(?i)offer|录用" }}
 set = {{ stage = "offer" }}
+
+# "Company｜Title 机会" subjects name the job in drafts and reminders.
+[[policy.rules]]
+when = {{ subject = '(?P<company>[^|｜]+)[|｜]\\s*(?P<title>[^|｜]+?)\\s*(职位|机会|role)' }}
+
+[[policy.rules]]
+when = {{ kind = "client", subject = "数据平台负责人" }}
+set = {{ title = "数据平台负责人" }}
 
 [[accounts]]
 name = "demo"
@@ -183,7 +192,10 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
             if note:
                 print(f"   {note}", file=out)
         report = run_cycle(app, account, scene.now, show_progress=False)
-        _tell(report, tz, out)
+        with app.store.reader() as s:
+            rows = (s.get(Reminder, key) for key in report.reminders.written)
+            summaries = {row.key: row.summary for row in rows if row is not None}
+        _tell(report, tz, out, summaries)
         print(file=out)
     print("== Where every thread stands", file=out)
     from daemon.commands import all_decisions
@@ -200,7 +212,7 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO) -> None:
+def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO, summaries: dict[str, str]) -> None:
     sync = report.sync
     if sync and sync.new:
         print(f"   read {sync.new} new message(s)", file=out)
@@ -212,7 +224,8 @@ def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO) -> None:
     for d, step, body in report.outbox.written:
         print_draft(d, step, body, tz, out, prefix="   wrote to Drafts: ")
     for key in report.reminders.written:
-        print(f"   calendar: reminder {key} written (open {_CAL_HINT})", file=out)
+        what = f": {summaries[key]}" if key in summaries else ""
+        print(f"   calendar: reminder {key} written{what} (open {_CAL_HINT})", file=out)
     for key in report.reminders.removed:
         print(f"   calendar: reminder {key} removed, the sequence ended", file=out)
     if report.outbox.deferred:

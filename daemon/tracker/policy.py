@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -67,6 +68,10 @@ class Rule:
     min_gap: Duration | None = None
     set_tags: tuple[tuple[str, str], ...] = ()  # e.g. (("stage", "offer"),)
     salary_report: str | None = None  # a path or URL named in config, offered in stage drafts
+    # `set = { title = "...", company = "..." }`: the job itself, free text as written.
+    # A subject regex may capture them too, with (?P<title>...) / (?P<company>...).
+    set_title: str | None = None
+    set_company: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class Playbook:
     matched_rules: tuple[int, ...] = field(default=())  # indexes, for explain
     salary_report: str | None = None
     trace: tuple[str, ...] = ()  # how rules produced this playbook, for explain
+    title: str | None = None  # the job title, e.g. "高级产品经理"; not the role tag
+    company: str | None = None  # the hiring company
 
 
 _UNITS = {"bd": Unit.BUSINESS_DAYS, "d": Unit.DAYS, "h": Unit.HOURS, "m": Unit.MINUTES}
@@ -408,6 +415,31 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+# Free-text facts about the job, for the wording of drafts and reminders. Unlike
+# TAG_KEYS they select no rule, so they keep their case and spaces as written.
+DETAIL_KEYS: tuple[str, ...] = ("title", "company")
+DETAIL_MAX_LENGTH = 80
+
+
+def clean_detail(value: object) -> str | None:
+    """A job title or company fit to print in a draft, None when nothing is left.
+
+    The values come from subjects and tags anybody can send: control and format
+    characters go (U+202E would reorder what the consultant reads before sending),
+    line breaks and whitespace runs become one space, and the length is capped so
+    a greedy subject regex cannot paste a whole subject line into the draft.
+    """
+    if value is None:
+        return None
+    kept = [
+        " " if ch.isspace() else ch
+        for ch in str(value)
+        if ch.isspace() or not unicodedata.category(ch).startswith("C")
+    ]
+    text = " ".join("".join(kept).split())
+    return text[:DETAIL_MAX_LENGTH].rstrip() or None
+
+
 def _norm(value: str) -> str:
     # Tags typed in a mail client ("Exec", " offer") must still hit config rules.
     return str(value).strip().casefold()
@@ -441,6 +473,8 @@ def resolve_playbook(
     Tag precedence: the user's gw: tags > `set` of rules (first setter wins) >
     tags already on `base`. Then, per field (steps, close_after, min_gap,
     salary_report), the first rule that defines it and matches the final tags wins.
+    Title and company (free text, case kept): a gw:title:/gw:company: tag, else
+    the first matching rule that gives one by `set` or by a named subject group.
     """
     trace: list[str] = []
     effective: dict[str, str] = {}
@@ -489,6 +523,8 @@ def resolve_playbook(
         shown = ", ".join(f"{f} {_describe_value(getattr(rule, f))}" for f in given)
         trace.append(f"rule {index} ({_describe_when(rule.when)}): {shown}")
 
+    details = _resolve_details(base, rules, tags, effective, subject, trace)
+
     return Playbook(
         steps=chosen.get("steps", base.steps),  # type: ignore[arg-type]
         close_after=chosen.get("close_after", base.close_after),  # type: ignore[arg-type]
@@ -498,7 +534,67 @@ def resolve_playbook(
         matched_rules=tuple(matched),
         salary_report=chosen.get("salary_report", base.salary_report),  # type: ignore[arg-type]
         trace=tuple(trace),
+        title=details.get("title"),
+        company=details.get("company"),
     )
+
+
+def _rule_details(rule: Rule, subject: str) -> dict[str, tuple[str, str]]:
+    """What one rule says about the job: {key: (value, where from)}, if it matched."""
+    given: dict[str, tuple[str, str]] = {}
+    pattern = _compile(rule.when.subject) if rule.when.subject is not None else None
+    found = pattern.search(subject or "") if pattern is not None else None
+    if pattern is not None and found is not None:
+        for key in DETAIL_KEYS:
+            if key in pattern.groupindex:
+                value = clean_detail(found.group(key))
+                if value:
+                    given[key] = (value, "from the subject")
+    # What the config states outright beats what the same rule's regex guessed.
+    for key, stated in (("title", rule.set_title), ("company", rule.set_company)):
+        value = clean_detail(stated)
+        if value:
+            given[key] = (value, "from set")
+    return given
+
+
+def _resolve_details(
+    base: Playbook,
+    rules: Sequence[Rule],
+    tags: Mapping[str, str],
+    effective: Mapping[str, str],
+    subject: str,
+    trace: list[str],
+) -> dict[str, str]:
+    """Title and company: gw:title:/gw:company: tag > first matching rule that gives
+    one (a `set` value or a named subject group) > `base`. Appends to `trace`."""
+    found: dict[str, str] = {}
+    by_tag: set[str] = set()
+    for raw_key, raw_value in tags.items():
+        key = _norm(raw_key)
+        value = clean_detail(raw_value) if key in DETAIL_KEYS else None
+        if value:
+            found[key] = value
+            by_tag.add(key)
+            trace.append(f"{key} {value!r} from tag gw:{key}")
+    for index, rule in enumerate(rules):
+        given = _rule_details(rule, subject)
+        if not given or not rule_matches(rule.when, effective, subject):
+            continue
+        parts = []
+        for key, (value, how) in given.items():
+            if key in by_tag:
+                parts.append(f"{key} {value!r} ignored, tag gw:{key} wins")
+            elif key not in found:
+                found[key] = value
+                parts.append(f"{key} {value!r} {how}")
+        if parts:
+            trace.append(f"rule {index} ({_describe_when(rule.when)}): {'; '.join(parts)}")
+    for key, stated in (("title", base.title), ("company", base.company)):
+        value = clean_detail(stated)
+        if key not in found and value:
+            found[key] = value
+    return found
 
 
 def _describe_value(value: object) -> str:

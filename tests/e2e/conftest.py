@@ -107,9 +107,10 @@ class Desk:
 
 @pytest.fixture
 def desk_factory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Desk]:
-    def make(on_deleted: str = "skip", max_drafts: int = 25) -> Desk:
+    def make(on_deleted: str = "skip", max_drafts: int = 25, rules: str = "") -> Desk:
+        """`rules`: [[policy.rules]] tables, appended (TOML allows them after [[accounts]])."""
         sample.create(tmp_path / "Mail")
-        text = CONFIG.format(root=tmp_path, on_deleted=on_deleted, max_drafts=max_drafts)
+        text = CONFIG.format(root=tmp_path, on_deleted=on_deleted, max_drafts=max_drafts) + rules
         (tmp_path / "config.toml").write_text(text, encoding="utf-8")
         return Desk(tmp_path, capsys)
 

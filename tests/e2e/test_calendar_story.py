@@ -3,7 +3,8 @@ Maildir, reminders and signals through the vdir connector on a directory of .ics
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,39 @@ def test_call_reminder_is_written_once_and_removed_when_the_contact_replies(
     assert removed.removed == report.written
     assert story.ours() == []
     assert story.files() == user_files  # the consultant's own events, byte for byte
+
+
+JOB_RULE = """
+[[policy.rules]]
+when = { subject = '(?P<company>[^|｜]+)[|｜]\\s*(?P<title>[^|｜]+?)\\s*(职位|机会|role)' }
+"""
+
+
+def test_the_draft_and_the_call_reminder_name_the_job(
+    desk_factory: Callable[..., Desk], tmp_path: Path
+) -> None:
+    desk = desk_factory(rules=JOB_RULE)
+    desk.deliver(dataclasses.replace(WANG, subject="示例科技｜高级产品经理 机会"))
+    desk.gw("once", now="2026-11-03T10:00+08:00")
+    (draft,) = desk.drafts()
+    body = draft.get_payload(decode=True).decode()
+    assert "想跟进一下示例科技“高级产品经理”这个机会" in body
+    desk.send_draft(ADDR, at="2026-11-03T10:40+08:00")
+    desk.gw("once", now="2026-11-03T11:00+08:00")
+    desk.gw("once", now=DRAFT2_AT)
+    (draft,) = desk.drafts()
+    assert "示例科技“高级产品经理”" in draft.get_payload(decode=True).decode()
+
+    story = Story(desk, tmp_path)
+    try:
+        story.write(t(DRAFT2_AT))
+        (event,) = story.ours()
+    finally:
+        story.app.store.close()
+    assert str(event["SUMMARY"]) == "给王芳打电话：高级产品经理 @ 示例科技"
+    description = str(event["DESCRIPTION"])
+    assert "职位：高级产品经理（示例科技）" in description
+    assert "角色标签：tech" in description  # the role tag is still a category line of its own
 
 
 def test_a_meeting_with_the_contact_ends_the_sequence_met_and_flags_rescheduling(

@@ -465,12 +465,57 @@ def test_salary_report_path_expands_home(monkeypatch: pytest.MonkeyPatch, tmp_pa
         ({"when": {"role": "exec"}, "set": {"stage": "final round"}}, "set.stage", "final-round"),
         ({"when": {"role": "exec"}, "set": {"owner": "me"}}, "set.owner", "unknown key"),
         ({"when": {"role": "exec"}, "steps": "3bd"}, "steps", "not a list"),
+        (
+            {"when": {"subject": "(?P<titel>.+) role"}},
+            "when.subject",
+            "(?P<titel>...) that nothing reads (did you mean 'title'?)",
+        ),
+        (
+            {"when": {"subject": "(?P<city>\\w+)"}, "set": {"stage": "offer"}},
+            "when.subject",
+            "only (?P<title>...) and (?P<company>...)",
+        ),
+        ({"when": {"role": "exec"}, "set": {"title": "  "}}, "set.title", "empty"),
+        ({"when": {"role": "exec"}, "set": {"company": 42}}, "set.company", "not text"),
+        ({"when": {"role": "exec"}, "set": {"company": "A" * 81}}, "set.company", "80"),
     ],
 )
 def test_bad_rules(rule: dict[str, Any], path: str, fragment: str) -> None:
     (problem,) = problems(policy={"rules": [{"when": {"role": "tech"}, "steps": ["5d"]}, rule]})
     assert problem.path == "policy.rules[1]" + (f".{path}" if path else "")
     assert fragment in problem.message
+
+
+def test_rules_name_the_job_by_set_or_by_subject_groups() -> None:
+    rules = parse(
+        policy={
+            "rules": [
+                {
+                    "when": {"kind": "client"},
+                    "set": {"company": " ACME  Labs ", "title": "Staff Engineer", "kind": "client"},
+                },
+                # Capturing the title is a rule's whole effect: not "changes nothing".
+                {"when": {"subject": "(?P<company>[^|]+)[|]\\s*(?P<title>.+?) (职位|role)"}},
+            ]
+        }
+    ).policy.rules
+
+    assert (rules[0].set_title, rules[0].set_company) == ("Staff Engineer", "ACME Labs")
+    assert rules[0].set_tags == (("kind", "client"),)
+    assert rules[1].when.subject is not None and "(?P<title>" in rules[1].when.subject
+    assert "policy.rules.set_title" not in config_keys(FakeSettings)
+
+
+def test_every_bad_named_group_is_reported_at_once() -> None:
+    bad = [{"when": {"subject": f"(?P<{name}>x)"}} for name in ("company_name", "job")]
+    found = problems(policy={"rules": bad})
+    assert [p.path for p in found] == [
+        "policy.rules[0].when.subject",
+        "policy.rules[1].when.subject",
+    ]
+    assert all(
+        p.value == f"(?P<{n}>x)" for p, n in zip(found, ("company_name", "job"), strict=True)
+    )
 
 
 def test_rules_must_be_an_array_of_tables() -> None:

@@ -18,6 +18,7 @@ from daemon.render import (
     render_step,
     salutation,
 )
+from daemon.tracker.policy import Playbook, Rule, RuleMatch, parse_duration, resolve_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 LOCALES = ("zh-CN", "en")
@@ -318,6 +319,25 @@ def test_template_syntax_in_values_renders_literally() -> None:
     )
     assert summary.startswith("Call {{ 7*7 }}")
     assert "{{ ''.__class__ }}" in description
+
+
+def test_a_job_captured_from_a_subject_renders_literally() -> None:
+    # The subject is written by whoever mails the consultant; the rule copies it verbatim.
+    rule = Rule(when=RuleMatch(subject=r"(?P<company>[^|]+)\|\s*(?P<title>.+?)\s*role"))
+    base = Playbook(
+        steps=(parse_duration("1bd"),),
+        close_after=parse_duration("3bd"),
+        min_gap=parse_duration("1bd"),
+        ooo_default=parse_duration("5bd"),
+    )
+    pb = resolve_playbook(base, [rule], {}, "{{ 7*7 }} Corp | {% raw %}Lead{{ 6*7 }}\r\n role")
+    assert (pb.title, pb.company) == ("{% raw %}Lead{{ 6*7 }}", "{{ 7*7 }} Corp")
+    job = DraftVars(contact_name="王芳", role=pb.title, company=pb.company)
+    body = render_step("en", "candidate", 1, job)
+    assert "the {% raw %}Lead{{ 6*7 }} role at {{ 7*7 }} Corp" in body
+    assert "49" not in body and "42" not in body
+    summary, _ = render_reminder("zh-CN", "call", job)
+    assert summary == "给王芳打电话：{% raw %}Lead{{ 6*7 }} @ {{ 7*7 }} Corp"
 
 
 @pytest.mark.parametrize(

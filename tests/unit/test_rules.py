@@ -12,6 +12,7 @@ from daemon.tracker.policy import (
     Playbook,
     Rule,
     RuleMatch,
+    clean_detail,
     due_times,
     parse_duration,
     resolve_playbook,
@@ -194,3 +195,98 @@ def test_tags_are_reported_in_a_fixed_order() -> None:
     tags = {"source": "linkedin", "kind": "client", "stage": "offer", "role": "tech"}
     got = resolve_playbook(BASE, [], tags, "")
     assert [k for k, _ in got.tags] == ["role", "stage", "kind", "source"]
+
+
+# --- the job: title and company -------------------------------------------------------
+
+JOB_SUBJECT = Rule(
+    when=RuleMatch(subject=r"(?P<company>[^|｜]+)[|｜]\s*(?P<title>[^|｜]+?)\s*(职位|机会|role)")
+)
+
+
+def test_named_subject_groups_give_title_and_company() -> None:
+    got = resolve_playbook(BASE, [JOB_SUBJECT], {}, "示例科技｜高级产品经理 机会")
+    assert (got.title, got.company) == ("高级产品经理", "示例科技")
+    assert any("title '高级产品经理'" in line and "from the subject" in line for line in got.trace)
+    # Title and company shape no cadence and no tag.
+    assert got.steps == BASE.steps and got.tags == ()
+
+
+def test_no_match_no_job() -> None:
+    got = resolve_playbook(BASE, [JOB_SUBJECT], {}, "Catching up")
+    assert (got.title, got.company) == (None, None)
+
+
+def test_set_title_and_company_keep_their_case() -> None:
+    rule = Rule(
+        when=RuleMatch(subject="(?i)acme"), set_title="Staff Engineer", set_company="ACME Labs"
+    )
+    got = resolve_playbook(BASE, [rule], {}, "Hello from acme")
+    assert (got.title, got.company) == ("Staff Engineer", "ACME Labs")
+    assert any("company 'ACME Labs' from set" in line for line in got.trace)
+
+
+def test_set_beats_the_capture_of_the_same_rule() -> None:
+    rule = Rule(when=JOB_SUBJECT.when, set_company="示例科技集团")
+    got = resolve_playbook(BASE, [rule], {}, "示例科技｜高级产品经理 机会")
+    assert (got.title, got.company) == ("高级产品经理", "示例科技集团")
+
+
+def test_tags_beat_rules_and_the_trace_says_so() -> None:
+    tags = {"title": "Principal PM", "role": "Exec"}
+    got = resolve_playbook(BASE, [EXEC, JOB_SUBJECT], tags, "示例科技｜高级产品经理 机会")
+    assert (got.title, got.company) == ("Principal PM", "示例科技")
+    assert "title 'Principal PM' from tag gw:title" in got.trace
+    assert any("title '高级产品经理' ignored, tag gw:title wins" in line for line in got.trace)
+    # gw:role: stays a category that picks the cadence, never the job title.
+    assert dict(got.tags) == {"role": "exec"} and got.steps == EXEC.steps
+
+
+def test_the_first_matching_rule_that_gives_a_value_wins_per_value() -> None:
+    company_only = Rule(when=RuleMatch(kind="client"), set_company="星河数据")
+    not_matching = Rule(when=RuleMatch(role="exec"), set_title="CTO")
+    rules = [not_matching, company_only, JOB_SUBJECT]
+    got = resolve_playbook(BASE, rules, {"kind": "client"}, "示例科技｜数据平台负责人 职位")
+    assert (got.title, got.company) == ("数据平台负责人", "星河数据")
+    candidate = resolve_playbook(
+        BASE, rules, {"kind": "candidate"}, "示例科技｜数据平台负责人 职位"
+    )
+    assert candidate.company == "示例科技"
+
+
+def test_a_rule_matches_on_tags_set_by_earlier_rules() -> None:
+    client = Rule(when=RuleMatch(subject="短名单"), set_tags=(("kind", "client"),))
+    title = Rule(when=RuleMatch(kind="client"), set_title="数据平台负责人")
+    got = resolve_playbook(BASE, [title, client], {}, "候选人短名单")
+    assert got.title == "数据平台负责人"
+
+
+@pytest.mark.parametrize(
+    ("captured", "expected"),
+    [
+        ("  Senior\tPM  ", "Senior PM"),
+        ("ACME\r\nBcc: x@evil.example", "ACME Bcc: x@evil.example"),
+        ("A\u202eCME\u200b Labs\x00\x1b[31m", "ACME Labs[31m"),
+        ("产品\u2028经理", "产品 经理"),
+        ("x" * 200, "x" * 80),
+        (" \r\n\t ", None),
+        ("\u202e", None),
+    ],
+)
+def test_untrusted_values_are_cleaned(captured: str, expected: str | None) -> None:
+    assert clean_detail(captured) == expected
+    got = resolve_playbook(BASE, [], {"company": captured}, "")
+    assert got.company == expected
+
+
+def test_a_capture_is_cleaned_and_capped() -> None:
+    rule = Rule(when=RuleMatch(subject=r"^(?P<title>.*)$"))
+    got = resolve_playbook(BASE, [rule], {}, "高级产品经理 " * 30)
+    assert got.title is not None and len(got.title) == 80 and not got.title.endswith(" ")
+
+
+def test_an_empty_capture_leaves_it_to_later_rules() -> None:
+    empty = Rule(when=RuleMatch(subject=r"^(?P<title>\s*)Hello"))
+    fallback = Rule(when=RuleMatch(subject="Hello"), set_title="Account Manager")
+    got = resolve_playbook(BASE, [empty, fallback], {}, "Hello")
+    assert got.title == "Account Manager"

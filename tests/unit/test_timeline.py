@@ -130,6 +130,18 @@ def test_tags_are_read_into_thread_facts() -> None:
     assert tf.tags == {"role": "exec", "source": "linkedin", "kind": "client"}
 
 
+def test_title_and_company_tags_keep_the_value_as_delivered() -> None:
+    first = msg(
+        "o", 2, "out", "li.lei@hunter.example", "wang@cand.example",
+        tags=frozenset({"gw:title:Staff Engineer", "gw:company:ACME: Labs"}),
+    )  # fmt: skip
+    later = msg("r", 3, "in", "wang@cand.example", tags=frozenset({"gw:title:Principal PM"}))
+    tf = facts([first, later], ME)
+    assert tf is not None
+    # The latest message's tag wins; a colon inside the value is part of it.
+    assert tf.tags == {"title": "Principal PM", "company": "ACME: Labs"}
+
+
 def test_dedupe_keeps_one_copy_and_skips_drafts() -> None:
     inbox_copy = msg(
         "o-inbox",
