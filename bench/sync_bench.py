@@ -117,8 +117,8 @@ def child_fetch(job: dict[str, Any]) -> dict[str, Any]:
     """The reference: a bare header FETCH of what the sync reads, no ghostwatch code timed.
 
     Same folders, same SEARCH SINCE, same 500-UID chunks as compact sequence-sets,
-    same items. parse=True goes through imapclient's response parser (what the
-    connector uses); parse=False only reads the bytes (imaplib), the wire's floor.
+    same items. parse=True goes through imapclient's response parser (the reference
+    the target is set against); parse=False only reads the bytes through imaplib.
     """
     from imapclient import IMAPClient
 
@@ -359,9 +359,10 @@ _STAGES: tuple[tuple[str, str, str], ...] = (
     ("sync_mail total", "daemon/ingest.py", "sync_mail"),
     ("connector generator (ImapMailbox._sync)", "connectors/imap/source.py", "_sync"),
     ("  UID FETCH total (Wire.fetch)", "connectors/imap/client.py", "fetch"),
-    ("    imaplib: read the response off the socket", "imaplib.py", "_command_complete"),
+    ("    read the response off the socket (read_tagged)", "imap/fetchparse.py", "read_tagged"),
+    ("    parse the FETCH responses (parse_fetches)", "imap/fetchparse.py", "parse_fetches"),
     (
-        "    imapclient: parse_fetch_response",
+        "      imapclient parse_fetch_response (fallback only)",
         "imapclient/response_parser.py",
         "parse_fetch_response",
     ),

@@ -13,9 +13,10 @@ import email.utils
 import quopri
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from connectors.model import Address
+from connectors.tags import split_tag_header
 
 # The fields every connector keeps in MailMessage.headers, whatever else the daemon
 # asks for: threading and ghostwatch's own markers depend on them.
@@ -39,8 +40,24 @@ _SIMPLE_MAILBOX = re.compile(
     r'\s*(?:([^"(),;:\\<>@\[\]]*?)\s*<([^<>\s"(),;:@]+@[^<>\s"(),;:@]+)>|([^<>\s"(),;:@]+@[^<>\s"(),;:@]+))\s*'
 )
 _BARE_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
-_TAG_SPLIT = re.compile(r"[\s,;]+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_FOLD = re.compile(r"\r?\n[ \t]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACE = re.compile(r"\s")
+_ASCII_WS = " \t\n\r\x0b\x0c"  # what bytes.strip() strips; str.strip() strips more
+# The common RFC 5322 date, "Fri, 12 Dec 2025 17:30:53 +0800", read without the
+# stdlib's general parser; anything else (2-digit years, zone names, comments...)
+# still goes to email.utils. A year below 1000 is left to it as well (it maps
+# "0099" to 1999).
+_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ?)?(\d{1,2}) ([A-Za-z]{3}) ([1-9]\d{3}) "
+    r"(\d\d):(\d\d)(?::(\d\d))? ([+-])(\d\d)(\d\d)"
+)
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(re.findall("...", "janfebmaraprmayjunjulaugsepoctnovdec"))
+}
+_DATE_ZONES: dict[str, timezone] = {}
+_CODECS: dict[str | None, str] = {}
 
 # Labels mail software uses that Python's codec registry spells differently or
 # that are supersets in practice (a "gb2312" label usually means GBK bytes).
@@ -74,6 +91,16 @@ class ParsedHeaders:
 
 def codec_for(charset: str | None) -> str:
     """A Python codec name for a MIME charset label, utf-8 when unknown."""
+    known = _CODECS.get(charset)
+    if known is not None:
+        return known
+    if len(_CODECS) > 256:
+        _CODECS.clear()  # labels come from mail: do not let them grow the cache forever
+    _CODECS[charset] = found = _codec_for(charset)
+    return found
+
+
+def _codec_for(charset: str | None) -> str:
     label = (charset or "utf-8").strip().strip('"').lower()
     label = _CHARSET_ALIASES.get(label, label)
     try:
@@ -136,7 +163,9 @@ def _word_bytes(match: re.Match[str]) -> bytes | None:
 
 
 def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n[ \t]*", " ", value).strip()
+    if "\n" not in value:
+        return value.strip()
+    return _FOLD.sub(" ", value).strip()
 
 
 def split_header_block(raw: bytes) -> dict[str, list[str]]:
@@ -147,6 +176,14 @@ def split_header_block(raw: bytes) -> dict[str, list[str]]:
     own so one GBK header does not garble a UTF-8 neighbour.
     """
     block = _header_bytes(raw)
+    text = _clean_text_block(block)
+    if text is not None:
+        return _split_text(text)
+    return _split_bytes(block)
+
+
+def _split_bytes(block: bytes) -> dict[str, list[str]]:
+    """The general case: each field decoded on its own (mixed GBK / UTF-8 blocks)."""
     fields: dict[str, list[str]] = {}
     name: str | None = None
     buf: list[bytes] = []
@@ -179,6 +216,64 @@ def split_header_block(raw: bytes) -> dict[str, list[str]]:
     return fields
 
 
+def _clean_text_block(block: bytes) -> str | None:
+    """The block as text when decoding it whole gives what decoding each field would.
+
+    ASCII always does. Valid UTF-8 does too (fields split on ASCII bytes never cut a
+    character), as long as the block is shorter than MAX_HEADER_VALUE: the cap counts
+    bytes while the text loop counts characters, and below it neither ever cuts.
+    """
+    if block.isascii():
+        return block.decode("ascii")
+    if len(block) < MAX_HEADER_VALUE:
+        try:
+            return block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _split_text(block: str) -> dict[str, list[str]]:
+    """split_header_block on text already decoded: the same steps, one decode for all."""
+    ws = _ASCII_WS
+    fields: dict[str, list[str]] = {}
+    name: str | None = None
+    buf: list[str] = []
+    size = 0
+    lines = block.split("\n")
+    if lines[0].startswith("From "):
+        lines[0] = ""  # mbox separator line: like a line that is no field
+    for line in lines:
+        line = line.rstrip("\r")
+        first = line[:1]
+        if first == " " or first == "\t":
+            if name is not None and size < MAX_HEADER_VALUE:
+                buf.append(line.strip(ws))
+                size += len(line)
+            continue
+        if name is not None:
+            value = " ".join(buf) if len(buf) > 1 else buf[0]
+            known = fields.get(name)
+            if known is None:
+                fields[name] = [value[:MAX_HEADER_VALUE]]
+            else:
+                known.append(value[:MAX_HEADER_VALUE])
+        head, sep, rest = line.partition(":")
+        head = head.strip(ws)
+        if not sep or not head or " " in head or "\t" in head:
+            name, buf = None, []
+            continue
+        if not head.isascii():
+            head = head.encode("utf-8").decode("ascii", "replace")
+        name = head.lower()
+        buf = [rest.strip(ws)]
+        size = len(rest)
+    if name is not None:
+        value = " ".join(buf)[:MAX_HEADER_VALUE]
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
 def _header_bytes(raw: bytes) -> bytes:
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     return raw[: min(ends)] if ends else raw
@@ -188,22 +283,41 @@ def parse_addresses(values: list[str]) -> tuple[Address, ...]:
     # Split first, decode names after: an encoded name may hide a comma
     # ("=?utf-8?q?Wang=2C_Fang?=") that must not split the list.
     result: list[Address] = []
-    simple = [_SIMPLE_MAILBOX.fullmatch(v) for v in values]
-    if all(simple):  # the common single "Name <addr>": skip the slow stdlib parser
-        pairs = [(m.group(1) or "", m.group(2) or m.group(3)) for m in simple if m]
-    else:
-        pairs = email.utils.getaddresses(values)
-    for name, addr in pairs:
+    simple = _simple_pairs(values)
+    if simple is not None:  # plain "Name <addr>" lists: skip the slow stdlib parser
+        for name, addr in simple:
+            result.append(Address(addr=addr, name=clean_text(decode_words(name)) if name else ""))
+        return tuple(result)
+    for name, addr in email.utils.getaddresses(values):
         addr = addr.strip()
-        if "@" not in addr or any(c.isspace() for c in addr):
+        if "@" not in addr or _SPACE.search(addr):
             continue  # no usable mailbox ("Na.me w@x.org" is not one address)
         result.append(Address(addr=addr, name=clean_text(decode_words(name))))
     return tuple(result)
 
 
+def _simple_pairs(values: list[str]) -> list[tuple[str, str]] | None:
+    """(name, addr) when every value is a comma-separated list of simple mailboxes.
+
+    The mailbox pattern admits no quote, comment, comma or group syntax, so cutting
+    at commas first cannot split what the stdlib parser would keep together; the
+    addresses it admits hold no whitespace and always an "@".
+    """
+    pairs: list[tuple[str, str]] = []
+    match = _SIMPLE_MAILBOX.fullmatch
+    for value in values:
+        for part in value.split(",") if "," in value else (value,):
+            m = match(part)
+            if m is None:
+                return None
+            addr = m.group(2)
+            pairs.append((m.group(1) or "", addr) if addr else ("", m.group(3)))
+    return pairs
+
+
 def clean_text(value: str) -> str:
     """Text safe to show and to reuse in a header: no control characters."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", value).strip()
+    return _CONTROL.sub(" ", value).strip()
 
 
 def parse_msgids(value: str | None) -> tuple[str, ...]:
@@ -215,6 +329,11 @@ def parse_msgids(value: str | None) -> tuple[str, ...]:
 def parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
+    fast = _DATE.fullmatch(value.strip())
+    if fast is not None:
+        found = _fast_date(fast)
+        if found is not None:
+            return found
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -226,14 +345,35 @@ def parse_date(value: str | None) -> datetime | None:
     return parsed
 
 
+def _fast_date(m: re.Match[str]) -> datetime | None:
+    """What email.utils.parsedate_to_datetime returns for the common form, or None."""
+    day, month_name, year, hour, minute, second, sign, zh, zm = m.groups()
+    month = _MONTHS.get(month_name.lower())
+    if month is None:
+        return None
+    zone = sign + zh + zm
+    tz = _DATE_ZONES.get(zone)
+    if tz is None:
+        if zone == "-0000":
+            return None  # "zone unknown": left to the stdlib path and its naive datetime
+        seconds = int(zh) * 3600 + int(zm) * 60  # the stdlib's arithmetic, minutes >= 60 too
+        try:
+            tz = timezone(timedelta(seconds=-seconds if sign == "-" else seconds))
+        except ValueError:
+            return None
+        if len(_DATE_ZONES) < 256:
+            _DATE_ZONES[zone] = tz
+    try:
+        return datetime(
+            int(year), month, int(day), int(hour), int(minute), int(second or 0), tzinfo=tz
+        )
+    except ValueError:
+        return None
+
+
 def parse_tags(values: list[str]) -> frozenset[str]:
-    tags = set()
-    for value in values:
-        for token in _TAG_SPLIT.split(value):
-            token = token.strip().lower()
-            if token.startswith("gw:"):
-                tags.add(token)
-    return frozenset(tags)
+    # Decoded first: a non-ASCII company ("gw:company:示例科技") arrives RFC 2047 encoded.
+    return frozenset(tag for value in values for tag in split_tag_header(decode_words(value)))
 
 
 def parse_header_block(raw: bytes) -> ParsedHeaders:

@@ -20,9 +20,9 @@ from typing import Any
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, LoginError
-from imapclient.response_parser import parse_fetch_response
 
 from connectors.errors import AuthFailed, ConfigProblem, ConnectorError, Transient, Unsupported
+from connectors.imap.fetchparse import parse_fetches, read_tagged
 from connectors.imap.folders import ListedFolder
 from connectors.imap.settings import Settings, is_loopback
 
@@ -86,6 +86,9 @@ class Wire:
         self.caps: frozenset[str] = frozenset()
         self.qresync = False
         self.selected: str | None = None
+        # The selected folder whose view matched the cursor when it was examined:
+        # any change since then reaches us as an untagged update (see watch()).
+        self.watching: str | None = None
 
     # connecting ------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class Wire:
     @_guard("EXAMINE")
     def examine(self, folder: str) -> dict[str, int]:
         self.counts[folder] += 1
-        self.selected = None
+        self.selected = self.watching = None
         raw = self._client.select_folder(folder, readonly=True)
         self.selected = folder
         return {
@@ -197,6 +200,7 @@ class Wire:
     def search(self, folder: str, criteria: Sequence[str | date]) -> list[int]:
         self._require(folder)
         self.counts[folder] += 1
+        self.watching = None  # its response handling may consume the folder's updates
         return sorted(int(u) for u in self._client.search(list(criteria)))
 
     @_guard("UID FETCH")
@@ -210,6 +214,7 @@ class Wire:
         """UID FETCH over a sequence-set; returns (uid -> items, VANISHED UIDs)."""
         self._require(folder)
         self.counts[folder] += 1
+        self.watching = None  # unsolicited FETCH updates are read with the answer
         imap = self._client._imap
         for stale in ("FETCH", "VANISHED"):
             imap.untagged_responses.pop(stale, None)
@@ -217,17 +222,48 @@ class Wire:
         if modifiers:
             args.append("(" + " ".join(modifiers) + ")")
         tag = imap._command(*args)
-        typ, data = imap._command_complete("FETCH", tag)
+        # Read and parse the response here rather than through imaplib's line loop
+        # and imapclient's lexer: together they cost several times what the sync
+        # does with the data (see fetchparse).
+        typ, text, fetches, vanished_raw = read_tagged(imap, tag)
         if typ != "OK":
-            raise imaplib.IMAP4.error(f"FETCH {typ}: {_short(Exception(data))}")
-        vanished_raw = imap.untagged_responses.pop("VANISHED", [])
-        typ, data = imap._untagged_response(typ, data, "FETCH")
-        rows = [d for d in data if d is not None]
-        parsed = parse_fetch_response(rows, False, True) if rows else {}
-        return {int(uid): dict(row) for uid, row in parsed.items()}, _vanished(vanished_raw)
+            raise imaplib.IMAP4.error(f"FETCH {typ}: {_short(Exception(text))}")
+        return parse_fetches(fetches), _vanished(vanished_raw)
+
+    def watch(self, folder: str) -> None:
+        """Keep `folder` selected for cheap change checks with `poll_watched`.
+
+        Call it right after an EXAMINE whose answer matched the cursor. From
+        then on the server owes us an untagged EXISTS / EXPUNGE / VANISHED /
+        FETCH for every change, and only commands that do not read the folder
+        (STATUS of other folders, LIST, NOOP) may run, or the watch ends.
+        """
+        self._require(folder)
+        untagged = self._client._imap.untagged_responses
+        for key in _UPDATES:
+            untagged.pop(key, None)  # those of the EXAMINE itself
+        self.watching = folder
+
+    @_guard("NOOP")
+    def poll_watched(self) -> bool:
+        """One NOOP: True when the watched folder changed since `watch` (the watch ends)."""
+        folder = self.watching
+        if folder is None or self.selected != folder:
+            raise imaplib.IMAP4.error("internal: no folder is watched")
+        self.counts[folder] += 1
+        imap = self._client._imap
+        typ, data = imap._simple_command("NOOP")
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"NOOP {typ}: {_short(Exception(data))}")
+        updates = [imap.untagged_responses.pop(key, None) for key in _UPDATES]
+        if any(updates):
+            self.watching = None
+            return True
+        return False
 
     @_guard("UNSELECT")
     def unselect(self) -> None:
+        self.watching = None
         if self.selected is None:
             return
         self.counts[self.selected] += 1
@@ -240,6 +276,10 @@ class Wire:
     def _require(self, folder: str) -> None:
         if self.selected != folder:
             raise imaplib.IMAP4.error(f"internal: {folder!r} is not selected")
+
+
+# Untagged responses by which a server reports a change in the selected folder.
+_UPDATES = ("EXISTS", "RECENT", "EXPUNGE", "FETCH", "VANISHED")
 
 
 def _vanished(lines: list[Any]) -> set[int]:

@@ -150,4 +150,6 @@ def watched(
             continue
         if folder.role not in NOT_INBOUND and not virtual:
             result.append(folder)
-    return result
+    # The Inbox last: it stays selected after the sync for the next cycle's
+    # cheap check, and syncing any folder after it would deselect it.
+    return sorted(result, key=lambda f: f.role is FolderRole.INBOX)

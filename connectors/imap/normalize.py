@@ -13,8 +13,9 @@ from typing import Any
 
 from connectors.headers import parse_header_block
 from connectors.model import FolderRole, MailMessage, Skipped, TagsChanged
+from connectors.tags import TAG_PREFIX, normalize_tag
 
-TAG_PREFIX = "gw:"
+_FLAG_SETS: dict[tuple[Any, ...], tuple[frozenset[str], frozenset[str]]] = {}
 
 
 def make_ref(uidvalidity: int, uid: int, folder: str) -> str:
@@ -30,12 +31,26 @@ def parse_ref(ref: str) -> tuple[int, int, str]:
 def split_flags(raw: Iterable[Any]) -> tuple[frozenset[str], frozenset[str]]:
     """(gw:* tags lower-cased, every other flag/keyword as sent). \\Recent is dropped:
     it changes without anybody doing anything."""
+    if type(raw) is tuple:
+        # A mailbox has few distinct flag sets (FETCH hands them over as tuples).
+        known = _FLAG_SETS.get(raw)
+        if known is None:
+            if len(_FLAG_SETS) >= 1024:
+                _FLAG_SETS.clear()
+            known = _FLAG_SETS[raw] = _split_flags(raw)
+        return known
+    return _split_flags(raw)
+
+
+def _split_flags(raw: Iterable[Any]) -> tuple[frozenset[str], frozenset[str]]:
     tags: set[str] = set()
     flags: set[str] = set()
     for item in raw:
         text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
         if text.lower().startswith(TAG_PREFIX):
-            tags.add(text.lower())
+            tag = normalize_tag(text)  # a company keeps its case: "gw:company:ACME"
+            if tag is not None:
+                tags.add(tag)
         elif text.lower() != "\\recent":
             flags.add(text)
     return frozenset(tags), frozenset(flags)
@@ -54,7 +69,8 @@ def tags_changed(ref: str, folder: str, raw_flags: Iterable[Any]) -> TagsChanged
 
 def header_block(row: dict[bytes, Any]) -> bytes | None:
     for key, value in row.items():
-        if key.upper().startswith(b"BODY[HEADER"):
+        # Both FETCH parsers hand over item names in capitals.
+        if key.startswith(b"BODY[HEADER"):
             if value is None:
                 return b""
             return value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
@@ -92,8 +108,9 @@ def _build(
     if not isinstance(received, datetime):
         received = None
         problems.append("no INTERNALDATE")
-    else:
-        # imapclient attaches its own FixedOffset; the model carries no library types.
+    elif type(received.tzinfo) is not timezone:
+        # imapclient's parser attaches its own FixedOffset (fetchparse does not, unless
+        # it fell back to imapclient); the model carries no library types.
         offset = received.utcoffset()
         received = received.replace(tzinfo=UTC if offset is None else timezone(offset))
     thread = row.get(b"X-GM-THRID")

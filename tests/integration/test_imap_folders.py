@@ -69,9 +69,9 @@ def test_unselectable_and_virtual_folders() -> None:
     folders = assign_roles(rows)
     assert "[Gmail]" not in {f.name for f, _ in folders}
     inbound = watched(folders, include=None, exclude=(), inbound_only=True)
-    assert [f.name for f in inbound] == ["INBOX", "Work"]
+    assert [f.name for f in inbound] == ["Work", "INBOX"]  # the Inbox last, see watched()
     everything = watched(folders, include=None, exclude=("Work",), inbound_only=False)
-    assert [f.name for f in everything] == ["INBOX", "[Gmail]/Sent Mail"]
+    assert [f.name for f in everything] == ["[Gmail]/Sent Mail", "INBOX"]
     chosen = watched(folders, include=("Wo*",), exclude=(), inbound_only=True)
     assert [f.name for f in chosen] == ["Work"]
 

@@ -72,6 +72,37 @@ def test_quiet_cycle_costs_one_status_per_folder_and_no_bytes(
     assert stats.account == 1  # LIST: new folders must still be noticed
 
 
+def test_the_inbox_stays_watched_and_every_change_made_meanwhile_is_seen(
+    mail_user: MailUser, source: ImapMailbox
+) -> None:
+    uids = [mail_user.append("INBOX", make_raw(f"w{i}@example.org")) for i in range(3)]
+    first, cursor, _ = scan(source, None)
+    refs = {m.message_id: m.ref for m in messages(first)}
+    assert scan(source, cursor)[0] == []
+    # Selected since the last cycle, the Inbox is checked with a NOOP, not a
+    # STATUS that would make the server open and read it again.
+    assert source._wire is not None and source._wire.watching == "INBOX"
+    assert source.stats.per_folder["INBOX"] == 1
+
+    mail_user.add_flags("INBOX", uids[0], ["gw:stop"])  # another client, while watched
+    changes, cursor, _ = scan(source, cursor)
+    assert [(c.ref, c.tags) for c in changes if isinstance(c, TagsChanged)] == [
+        (refs["w0@example.org"], frozenset({"gw:stop"}))
+    ]
+    assert scan(source, cursor)[0] == []
+
+    mail_user.append("INBOX", make_raw("late@example.org"))
+    changes, cursor, _ = scan(source, cursor)
+    assert [m.message_id for m in messages(changes)] == ["late@example.org"]
+    assert scan(source, cursor)[0] == []
+
+    mail_user.expunge("INBOX", uids[2])
+    changes, cursor, _ = scan(source, cursor)
+    assert changes == [MessageGone(refs["w2@example.org"], "INBOX")]
+    assert scan(source, cursor)[0] == []
+    assert source.stats.per_folder["INBOX"] == 1
+
+
 def test_new_message_tags_and_tag_changes(mail_user: MailUser, source: ImapMailbox) -> None:
     uid = mail_user.append("INBOX", make_raw("a@example.org"), flags=["gw:stop", "\\Seen"])
     first, cursor, _ = scan(source, None)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from connectors import headers
 from connectors.headers import (
     MAX_HEADER_VALUE,
+    clean_text,
     codec_for,
     decode_words,
     parse_addresses,
@@ -18,6 +23,7 @@ from connectors.headers import (
     parse_tags,
     split_header_block,
 )
+from connectors.model import Address
 
 
 def b_word(text: str, charset: str) -> str:
@@ -248,3 +254,83 @@ def test_garbage_never_raises(raw: bytes) -> None:
     parsed = parse_header_block(raw)
     assert isinstance(parsed.subject, str)
     assert parsed.problems  # something was missing or repaired, and it says so
+
+
+# --- fast paths: the same answers as the general code ---------------------------------------
+
+_HEADER_TEXT = st.text(
+    # ASCII whitespace bytes.strip() knows, and Unicode whitespace it does not
+    alphabet="abcXYZ:;,<>@ \t\r\n=?\"'-\x0b\x0c\x1c\x85\u3000\u2028王é",
+    max_size=120,
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["From", "Subject", "To", "X-Odd", "Bad Name", ""]), _HEADER_TEXT
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_text_fast_path_splits_like_the_byte_path(
+    fields: list[tuple[str, str]], mbox: bool
+) -> None:
+    text = ("From someone Mon Jan  1 00:00:00 2024\n" if mbox else "") + "".join(
+        f"{name}:{value}\r\n" for name, value in fields
+    )
+    for raw in (text.encode("utf-8"), text.encode("utf-8", "replace")[:40]):
+        block = headers._header_bytes(raw)
+        assert split_header_block(raw) == headers._split_bytes(block)
+
+
+def test_long_utf8_block_keeps_the_byte_cap() -> None:
+    raw = ("Subject: " + "王" * 9000 + "\r\n" + "\r\n".join([" 续"] * 3) + "\r\n").encode()
+    assert split_header_block(raw) == headers._split_bytes(headers._header_bytes(raw))
+
+
+_ZONES = st.sampled_from(["+0000", "+0800", "-0500", "-0000", "+0960", "+2400", "-1130"])
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+    _ZONES,
+    st.sampled_from(
+        ["%a, %d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%a,%d %b %Y %H:%M:%S", "%e %b %Y %T"]
+    ),
+)
+def test_fast_date_agrees_with_the_stdlib(when: datetime, zone: str, layout: str) -> None:
+    value = when.strftime(layout).strip() + " " + zone
+    try:
+        want = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        want = None
+    if want is not None and want.tzinfo is None:
+        want = want.replace(tzinfo=UTC)
+    got = parse_date(value)
+    assert got == want
+    assert (got and got.utcoffset()) == (want and want.utcoffset())
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "Wang Fang", "=?utf-8?B?546L6Iqz?=", "J. Q. Public", "a,b"]),
+            st.sampled_from(["w@x.org", "Li.Lei@Example.COM", "bad", "a b@c.d"]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from([", ", ",", " , "]),
+)
+def test_address_list_fast_path_agrees_with_getaddresses(
+    pairs: list[tuple[str, str]], sep: str
+) -> None:
+    value = sep.join(f"{name} <{addr}>" if name else addr for name, addr in pairs)
+    want = tuple(
+        Address(addr=a.strip(), name=clean_text(decode_words(n)))
+        for n, a in email.utils.getaddresses([value])
+        if "@" in a and not any(c.isspace() for c in a.strip())
+    )
+    assert parse_addresses([value]) == want
