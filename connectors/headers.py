@@ -12,8 +12,8 @@ import codecs
 import email.utils
 import quopri
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
+from typing import NamedTuple, TypeVar
 
 from connectors.model import Address
 from connectors.tags import split_tag_header
@@ -54,10 +54,45 @@ _DATE = re.compile(
     r"(\d\d):(\d\d)(?::(\d\d))? ([+-])(\d\d)(\d\d)"
 )
 _MONTHS = {
-    m: i + 1 for i, m in enumerate(re.findall("...", "janfebmaraprmayjunjulaugsepoctnovdec"))
+    m: f"{i + 1:02d}"
+    for i, m in enumerate(re.findall("...", "janfebmaraprmayjunjulaugsepoctnovdec"))
 }
-_DATE_ZONES: dict[str, timezone] = {}
 _CODECS: dict[str | None, str] = {}
+
+# The fields parse_header_block reads; the rest stays in the raw block for the classifier.
+_READ_FIELDS = frozenset(
+    {
+        "message-id",
+        "date",
+        "in-reply-to",
+        "references",
+        "subject",
+        "from",
+        "to",
+        "cc",
+        "x-ghostwatch-tags",
+    }
+)
+# For a block with LF put in front: each field (a printable-ASCII name, which the line
+# splitter takes as it stands, and the value with its continuation lines), or an empty
+# match at a line that is neither a field nor a continuation of one.
+_ANY_FIELD = re.compile(r"\n(?:([!-9;-~]+):(.*(?:\n[ \t].*)*))?")
+# The same for the fields in _READ_FIELDS only: other good fields match nothing at all.
+# ASCII case folding: under Unicode rules "ſubject" would pass for "subject".
+_READ_FIELD = re.compile(
+    r"\n(?:((?ai:"
+    + "|".join(map(re.escape, sorted(_READ_FIELDS)))
+    + r")):(.*(?:\n[ \t].*)*)|(?![ \t]|[!-9;-~]+:))"
+)
+_NAMES: dict[str, str] = {}  # field name as spelt -> lower case: the same few names recur
+# Contacts and newsletter subjects repeat across a mailbox: decoded results keyed by the
+# raw field value. FIFO-bounded, and the values are immutable, so sharing them is safe.
+_CACHE_SIZE = 8192  # per cache; about 4 MB for both when full
+_ADDRESS_CACHE: dict[str | tuple[str, ...], tuple[Address, ...]] = {}
+_TEXT_CACHE: dict[str, str] = {}
+_NO_TAGS: frozenset[str] = frozenset()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 # Labels mail software uses that Python's codec registry spells differently or
 # that are supersets in practice (a "gb2312" label usually means GBK bytes).
@@ -75,8 +110,10 @@ _CHARSET_ALIASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedHeaders:
+class ParsedHeaders(NamedTuple):
+    """What parse_header_block found. A named tuple: built once per message on the sync
+    path, and a frozen dataclass costs twice as much to construct."""
+
     message_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -131,6 +168,11 @@ def decode_words(value: str) -> str:
     """
     if "=?" not in value:
         return _unfold(value)
+    whole = _ENCODED_WORD.fullmatch(value)
+    if whole is not None:  # one word and nothing else, as most encoded display names
+        payload = _word_bytes(whole)
+        if payload is not None:
+            return _unfold(decode_bytes(payload, whole.group(1).split("*", 1)[0].lower()))
     parts: list[tuple[str | None, bytes | str]] = []  # (charset, bytes) or (None, text)
     pos = 0
     for match in _ENCODED_WORD.finditer(value):
@@ -175,11 +217,55 @@ def split_header_block(raw: bytes) -> dict[str, list[str]]:
     value smuggle in a header of its own), and each field is decoded on its
     own so one GBK header does not garble a UTF-8 neighbour.
     """
+    return _split(raw, None)
+
+
+def _split(raw: bytes, wanted: frozenset[str] | None) -> dict[str, list[str]]:
+    """split_header_block, keeping only the `wanted` fields when given."""
     block = _header_bytes(raw)
     text = _clean_text_block(block)
-    if text is not None:
-        return _split_text(text)
-    return _split_bytes(block)
+    if text is not None and len(text) < MAX_HEADER_VALUE:
+        tiled = _split_regex(text, wanted)
+        if tiled is not None:
+            return tiled
+    fields = _split_bytes(block) if text is None else _split_text(text)
+    if wanted is None:
+        return fields
+    return {name: values for name, values in fields.items() if name in wanted}
+
+
+def _split_regex(text: str, wanted: frozenset[str] | None) -> dict[str, list[str]] | None:
+    """_split_text in one regex pass, or None when some line is not a well-formed field.
+
+    A bad field, a stray continuation or an mbox "From " line leaves an empty match
+    and goes to the line loop, which knows what to do with it. Below MAX_HEADER_VALUE
+    characters no cap can apply.
+    """
+    ws = _ASCII_WS
+    lower = _NAMES
+    fields: dict[str, list[str]] = {}
+    # _READ_FIELD yields no other field: no need to look the names up.
+    read_all = wanted is not _READ_FIELDS
+    pattern = _ANY_FIELD if read_all else _READ_FIELD
+    for name, value in pattern.findall("\n" + text):
+        key = lower.get(name)
+        if key is None:
+            if not name:
+                return None
+            key = name.lower()
+            if len(lower) < 1024:  # names come from mail
+                lower[name] = key
+        if wanted is not None and read_all and key not in wanted:
+            continue
+        if "\n" in value:
+            value = " ".join([line.strip(ws) for line in value.split("\n")])
+        else:
+            value = value.strip(ws)
+        if key in fields:
+            fields[key].append(value)
+        else:
+            fields[key] = [value]
+    return fields
 
 
 def _split_bytes(block: bytes) -> dict[str, list[str]]:
@@ -275,8 +361,13 @@ def _split_text(block: str) -> dict[str, list[str]]:
 
 
 def _header_bytes(raw: bytes) -> bytes:
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    return raw[: min(ends)] if ends else raw
+    crlf = raw.find(b"\r\n\r\n")
+    # An LF LF ahead of the first CRLF CRLF lies wholly before it (its second byte
+    # would otherwise be the CR), so the second search can stop there.
+    lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
+    if lf >= 0:
+        return raw[:lf]
+    return raw[:crlf] if crlf >= 0 else raw
 
 
 def parse_addresses(values: list[str]) -> tuple[Address, ...]:
@@ -286,14 +377,49 @@ def parse_addresses(values: list[str]) -> tuple[Address, ...]:
     simple = _simple_pairs(values)
     if simple is not None:  # plain "Name <addr>" lists: skip the slow stdlib parser
         for name, addr in simple:
-            result.append(Address(addr=addr, name=clean_text(decode_words(name)) if name else ""))
+            result.append(Address(addr=addr, name=_display_text(name) if name else ""))
         return tuple(result)
     for name, addr in email.utils.getaddresses(values):
         addr = addr.strip()
         if "@" not in addr or _SPACE.search(addr):
             continue  # no usable mailbox ("Na.me w@x.org" is not one address)
-        result.append(Address(addr=addr, name=clean_text(decode_words(name))))
+        result.append(Address(addr=addr, name=_display_text(name)))
     return tuple(result)
+
+
+def _cached_addresses(values: list[str] | None) -> tuple[Address, ...]:
+    """parse_addresses, remembered per raw field value(s)."""
+    if not values:
+        return ()
+    key = values[0] if len(values) == 1 else tuple(values)
+    found = _ADDRESS_CACHE.get(key)
+    if found is None:
+        found = parse_addresses(values)
+        _remember(_ADDRESS_CACHE, key, found)
+    return found
+
+
+def _display_text(value: str) -> str:
+    """clean_text(decode_words(value)), skipping the regex passes a plain value needs not."""
+    if "=?" not in value:
+        # Printable text holds no control character, no line break and no Unicode
+        # space, so unfolding and cleaning come down to the strip.
+        return value.strip() if value.isprintable() else clean_text(decode_words(value))
+    found = _TEXT_CACHE.get(value)
+    if found is None:
+        text = decode_words(value)
+        found = text.strip() if text.isprintable() else clean_text(text)
+        _remember(_TEXT_CACHE, value, found)
+    return found
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        try:
+            del cache[next(iter(cache))]  # the oldest entry
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            cache.clear()
+    cache[key] = value
 
 
 def _simple_pairs(values: list[str]) -> list[tuple[str, str]] | None:
@@ -349,23 +475,13 @@ def _fast_date(m: re.Match[str]) -> datetime | None:
     """What email.utils.parsedate_to_datetime returns for the common form, or None."""
     day, month_name, year, hour, minute, second, sign, zh, zm = m.groups()
     month = _MONTHS.get(month_name.lower())
-    if month is None:
-        return None
-    zone = sign + zh + zm
-    tz = _DATE_ZONES.get(zone)
-    if tz is None:
-        if zone == "-0000":
-            return None  # "zone unknown": left to the stdlib path and its naive datetime
-        seconds = int(zh) * 3600 + int(zm) * 60  # the stdlib's arithmetic, minutes >= 60 too
-        try:
-            tz = timezone(timedelta(seconds=-seconds if sign == "-" else seconds))
-        except ValueError:
-            return None
-        if len(_DATE_ZONES) < 256:
-            _DATE_ZONES[zone] = tz
+    if month is None or (zh == "00" and zm == "00" and sign == "-"):
+        return None  # "-0000" is "zone unknown": left to the stdlib and its naive datetime
+    # The C ISO parser checks the same ranges as datetime() and reads the offset with
+    # the stdlib's arithmetic (minutes >= 60 too), at a third of the cost of six int().
     try:
-        return datetime(
-            int(year), month, int(day), int(hour), int(minute), int(second or 0), tzinfo=tz
+        return datetime.fromisoformat(
+            f"{year}-{month}-{day:0>2}T{hour}:{minute}:{second or '00'}{sign}{zh}:{zm}"
         )
     except ValueError:
         return None
@@ -378,38 +494,39 @@ def parse_tags(values: list[str]) -> frozenset[str]:
 
 def parse_header_block(raw: bytes) -> ParsedHeaders:
     """Parse the header block of a message (or the whole message); never raises."""
-    fields = split_header_block(raw)
+    fields = _split(raw, _READ_FIELDS)
     problems: list[str] = []
-
-    def first(name: str) -> str | None:
-        values = fields.get(name)
-        return values[0] if values else None
-
-    raw_id = first("message-id")
-    ids = parse_msgids(raw_id)
-    message_id = ids[0] if ids else None
+    values = fields.get("message-id")
+    raw_id = values[0] if values else None
+    found = _MSGID.search(raw_id) if raw_id else None
+    message_id = found.group(1) if found is not None else None
     if message_id is None and raw_id and _BARE_MSGID.fullmatch(raw_id.strip()):
         message_id = raw_id.strip()  # some mailers forget the angle brackets
         problems.append("Message-ID without angle brackets")
     elif message_id is None:
         problems.append("no Message-ID" if not raw_id else "unparsable Message-ID")
-    raw_date = first("date")
+    values = fields.get("date")
+    raw_date = values[0] if values else None
     date = parse_date(raw_date)
     if date is None:
         problems.append("no Date" if raw_date is None else f"unparsable Date {raw_date[:60]!r}")
-    in_reply = parse_msgids(first("in-reply-to"))
-    senders = parse_addresses(fields.get("from", []))
+    values = fields.get("in-reply-to")
+    found = _MSGID.search(values[0]) if values else None
+    senders = _cached_addresses(fields.get("from"))
     if not senders:
         problems.append("no usable From")
+    values = fields.get("references")
+    subjects = fields.get("subject")
+    tag_values = fields.get("x-ghostwatch-tags")
     return ParsedHeaders(
         message_id=message_id,
-        in_reply_to=in_reply[0] if in_reply else None,
-        references=parse_msgids(" ".join(fields.get("references", []))),
-        subject=clean_text(decode_words(first("subject") or "")),
+        in_reply_to=found.group(1) if found is not None else None,
+        references=parse_msgids(" ".join(values)) if values else (),
+        subject=_display_text(subjects[0]) if subjects else "",
         sender=senders[0] if senders else None,
-        to=parse_addresses(fields.get("to", [])),
-        cc=parse_addresses(fields.get("cc", [])),
+        to=_cached_addresses(fields.get("to")),
+        cc=_cached_addresses(fields.get("cc")),
         date=date,
-        tags=parse_tags(fields.get("x-ghostwatch-tags", [])),
+        tags=parse_tags(tag_values) if tag_values else _NO_TAGS,
         problems=tuple(problems),
     )

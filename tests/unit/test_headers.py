@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors import headers
@@ -334,3 +334,188 @@ def test_address_list_fast_path_agrees_with_getaddresses(
         if "@" in a and not any(c.isspace() for c in a.strip())
     )
     assert parse_addresses([value]) == want
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mon, 6 May 2024 24:00:00 +0000",
+        "Mon, 6 May 2024 23:59:60 +0000",
+        "Fri, 30 Feb 2024 10:00:00 +0800",
+        "Mon, 6 May 2024 09:30 +0960",
+        "Mon, 6 May 2024 09:30:00 +2359",
+        "Mon, 6 May 2024 09:30:00 +2400",
+        "6 May 2024 09:30:00 -0000",
+        "Mon, 06 May 2024 09:30:00 +0000",
+        "Mon, 0 May 2024 09:30:00 +0000",
+    ],
+)
+def test_fast_date_edges_agree_with_the_stdlib(value: str) -> None:
+    try:
+        want = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        want = None
+    if want is not None and want.tzinfo is None:
+        want = want.replace(tzinfo=UTC)
+    got = parse_date(value)
+    assert got == want
+    assert (got and got.utcoffset()) == (want and want.utcoffset())
+
+
+# --- parse_header_block's own fast paths against the general helpers -----------------------
+
+_NAMES = st.sampled_from(
+    [
+        "From",
+        "FROM",
+        "Subject",
+        "subject ",  # a space before the colon: still a field for the line splitter
+        "To",
+        "Cc",
+        "Message-ID",
+        "message-id",
+        "In-Reply-To",
+        "References",
+        "Date",
+        "X-Ghostwatch-Tags",
+        "X-Odd",
+        "To-Do",
+        "ſubject",  # matches "subject" under a Unicode IGNORECASE
+        "Bad Name",
+        "",
+    ]
+)
+_VALUES = st.one_of(
+    _HEADER_TEXT,
+    # no bare line break: most blocks built from these take the regex split
+    st.text(alphabet="abcXYZ:;,<>@ \t=?\"'-\x0b\x1c\x85\u3000\u2028王é", max_size=40),
+    st.sampled_from(
+        [
+            " =?utf-8?B?546L6Iqz?= <Wang.Fang@Example.org>",
+            " =?gbk?B?zfW3vA==?= <w@x.org>, li@example.com",
+            " =?utf-8?q?Re=3A_offer?=\r\n =?utf-8?B?5L2g5aW9?=",
+            " <a@b> <c@d>",
+            " Mon, 6 May 2024 09:30:00 +0800",
+            " gw:stop gw:role:tech",
+            " =?x-unknown?B?####?=",
+        ]
+    ),
+)
+
+
+def _blocks() -> st.SearchStrategy[bytes]:
+    fields = st.lists(st.tuples(_NAMES, _VALUES), max_size=8)
+    return st.builds(
+        lambda fs, lf, gbk: (
+            "".join(f"{n}:{v}" + ("\n" if lf else "\r\n") for n, v in fs).encode("utf-8")
+            + (b"Subject: \xd6\xd0\xce\xc4\r\n" if gbk else b"")  # raw GBK: the byte path
+            + b"\r\n"
+        ),
+        fields,
+        st.booleans(),
+        st.booleans(),
+    )
+
+
+@settings(max_examples=300)
+@given(_blocks())
+def test_read_fields_split_like_the_line_loop(raw: bytes) -> None:
+    block = headers._header_bytes(raw)
+    want = {k: v for k, v in headers._split_bytes(block).items() if k in headers._READ_FIELDS}
+    assert headers._split(raw, headers._READ_FIELDS) == want
+    assert split_header_block(raw) == headers._split_bytes(block)
+
+
+def _reference_parse(raw: bytes) -> tuple[object, ...]:
+    """parse_header_block as it was before its fast paths, on the general helpers."""
+    fields = headers._split_bytes(headers._header_bytes(raw))
+
+    def first(name: str) -> str | None:
+        values = fields.get(name)
+        return values[0] if values else None
+
+    problems: list[str] = []
+    raw_id = first("message-id")
+    ids = headers.parse_msgids(raw_id)
+    message_id = ids[0] if ids else None
+    if message_id is None and raw_id and headers._BARE_MSGID.fullmatch(raw_id.strip()):
+        message_id = raw_id.strip()
+        problems.append("Message-ID without angle brackets")
+    elif message_id is None:
+        problems.append("no Message-ID" if not raw_id else "unparsable Message-ID")
+    raw_date = first("date")
+    date = parse_date(raw_date)
+    if date is None:
+        problems.append("no Date" if raw_date is None else f"unparsable Date {raw_date[:60]!r}")
+    in_reply = headers.parse_msgids(first("in-reply-to"))
+
+    def addresses(name: str) -> tuple[Address, ...]:
+        values = fields.get(name, [])
+        simple = headers._simple_pairs(values)
+        if simple is not None:
+            return tuple(
+                Address(addr=a, name=clean_text(decode_words(n)) if n else "") for n, a in simple
+            )
+        return tuple(
+            Address(addr=a.strip(), name=clean_text(decode_words(n)))
+            for n, a in email.utils.getaddresses(values)
+            if "@" in a and not headers._SPACE.search(a.strip())
+        )
+
+    senders = addresses("from")
+    if not senders:
+        problems.append("no usable From")
+    return (
+        message_id,
+        in_reply[0] if in_reply else None,
+        headers.parse_msgids(" ".join(fields.get("references", []))),
+        clean_text(decode_words(first("subject") or "")),
+        senders[0] if senders else None,
+        addresses("to"),
+        addresses("cc"),
+        date,
+        parse_tags(fields.get("x-ghostwatch-tags", [])),
+        tuple(problems),
+    )
+
+
+@settings(max_examples=300)
+@given(_blocks())
+def test_parse_header_block_agrees_with_the_general_helpers(raw: bytes) -> None:
+    want = _reference_parse(raw)
+    assert tuple(parse_header_block(raw)) == want
+    assert tuple(parse_header_block(raw)) == want  # and again, from the caches
+
+
+_WORDS = st.builds(
+    lambda charset, enc, text: f"=?{charset}?{enc}?{text}?=",
+    st.sampled_from(["utf-8", "UTF-8", "gbk", "gb2312*zh", "x-klingon", "utf-8*en"]),
+    st.sampled_from(["B", "b", "Q", "q"]),
+    st.text(alphabet="5L2g5aW9zfW3vA=_#-+/abcXYZ", max_size=16),
+)
+
+
+@given(_WORDS)
+def test_single_encoded_word_decodes_like_a_word_in_text(word: str) -> None:
+    # A leading space takes the general loop; both strip it again.
+    assert decode_words(word) == decode_words(" " + word)
+
+
+@given(st.one_of(_HEADER_TEXT, _WORDS))
+def test_display_text_is_clean_decoded_text(value: str) -> None:
+    assert headers._display_text(value) == clean_text(decode_words(value))
+
+
+def test_decoded_results_are_cached_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(headers, "_CACHE_SIZE", 3)
+    monkeypatch.setattr(headers, "_ADDRESS_CACHE", {})
+    monkeypatch.setattr(headers, "_TEXT_CACHE", {})
+    values = [f"=?utf-8?B?546L6Iqz?= <w{i}@x.org>" for i in range(5)]
+    first = headers._cached_addresses([values[0]])
+    assert first == parse_addresses([values[0]])
+    assert headers._cached_addresses([values[0]]) is first  # contacts repeat: decoded once
+    for value in values:
+        headers._cached_addresses([value])
+    assert list(headers._ADDRESS_CACHE) == values[2:]  # the oldest went first
+    assert headers._cached_addresses(values[:2]) == parse_addresses(values[:2])
+    assert len(headers._TEXT_CACHE) == 1  # one display name, however many addresses
