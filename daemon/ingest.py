@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
@@ -25,6 +26,8 @@ from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import ChangeBatch, MailMessage, MessageGone, Skipped, TagsChanged
 from daemon import classify
 from daemon.calendar_ingest import record_answers
+from daemon.classify.message import MAX_RAW
+from daemon.db.bulk import BulkInsert, reserve_ids, select_in
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -173,9 +176,13 @@ def _classify_fields(msg: MailMessage, me: Identity) -> dict[str, object]:
             "reason": "sent by the account",
             "needs_body": False,
         }
-    verdict = classify.classify(msg.headers, has_body=False, received=msg.received or msg.date)
+    # One header split per message, shared by the classifier and the invite check.
+    view = classify.view_of(msg.headers)
+    verdict = classify.classify(view, has_body=False, received=msg.received or msg.date)
     fields = {"direction": "in", **_verdict_fields(verdict)}
-    if verdict.kind == "human" and _looks_like_invite_answer(msg):
+    # The classifier's view stops at MAX_RAW; the invite check always read every header.
+    whole = view.fields if len(msg.headers) <= MAX_RAW else split_header_block(msg.headers)
+    if verdict.kind == "human" and _looks_like_invite_answer(msg, whole):
         fields["needs_body"] = True  # its text/calendar part says whether they accepted
     return fields
 
@@ -185,10 +192,10 @@ _INVITE_SUBJECT = re.compile(
 )
 
 
-def _looks_like_invite_answer(msg: MailMessage) -> bool:
+def _looks_like_invite_answer(msg: MailMessage, fields: dict[str, list[str]]) -> bool:
     if _INVITE_SUBJECT.match(msg.subject):
         return True
-    content_type = " ".join(split_header_block(msg.headers).get("content-type", [])).lower()
+    content_type = " ".join(fields.get("content-type", [])).lower()
     return "text/calendar" in content_type
 
 
@@ -235,57 +242,94 @@ def _insert_messages(
         row.tags, row.flags = sorted(msg.tags), sorted(msg.flags)
     if not fresh:
         return 0
-    threads = link_threads(s, account_id, fresh, now)
-    rows: list[dict[str, object]] = []
-    for msg in fresh:
+    keys = {msg.ref: key_from_headers(msg.headers) for msg in fresh}
+    threads = link_threads(s, account_id, fresh, now, keys)
+    ids = reserve_ids(s, _MESSAGES, len(fresh))
+    rows: list[tuple[object, ...]] = []
+    refs: list[tuple[int, str]] = []
+    for pk, msg in zip(ids, fresh, strict=True):
+        sender = msg.sender
         recipients = [[a.addr, a.name, "to"] for a in msg.to]
         recipients += [[a.addr, a.name, "cc"] for a in msg.cc]
+        verdict = _classify_fields(msg, me)
         rows.append(
-            {
-                **_NO_VERDICT,
-                "account_id": account_id,
-                "ref": msg.ref,
-                "folder": msg.folder,
-                "folder_role": msg.folder_role.value,
-                "message_id": msg.message_id,
-                "in_reply_to": msg.in_reply_to,
-                "references": list(msg.references),
-                "provider_thread_id": msg.provider_thread_id,
-                "subject": msg.subject,
-                "sender_addr": msg.sender.addr if msg.sender else None,
-                "sender_name": msg.sender.name if msg.sender else "",
-                "recipients": recipients,
-                "sent_at": msg.date or msg.received or now,
-                "received_at": msg.received,
-                "tags": sorted(msg.tags),
-                "flags": sorted(msg.flags),
-                "problems": list(msg.problems),
-                "gw_key": key_from_headers(msg.headers),
-                "thread_id": threads[msg.ref],
-                "gone": False,
-                "gone_at": None,
-                "seen_at": now,
-                **_classify_fields(msg, me),
-            }
+            (
+                pk,
+                msg.ref,
+                msg.folder,
+                msg.folder_role.value,
+                msg.message_id,
+                msg.in_reply_to,
+                list(msg.references),
+                msg.provider_thread_id,
+                msg.subject,
+                sender.addr if sender else None,
+                sender.name if sender else "",
+                recipients,
+                msg.date or msg.received or now,
+                msg.received,
+                verdict["direction"],
+                verdict["kind"],
+                verdict["reason"],
+                verdict["needs_body"],
+                verdict.get("return_date"),
+                verdict.get("bounce_status"),
+                verdict.get("bounce_hard"),
+                verdict.get("bounce_recipients", []),
+                sorted(msg.tags),
+                sorted(msg.flags),
+                list(msg.problems),
+                keys[msg.ref],
+                threads[msg.ref],
+            )
         )
-    # Core insert with RETURNING: one statement per batch instead of 500 ORM objects.
-    ids = s.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
-    refs = [
-        {"account_id": account_id, "message_pk": pk, "target": target}
-        for pk, row in zip(ids.scalars(), rows, strict=True)
-        for target in {*row["references"], *([row["in_reply_to"]] if row["in_reply_to"] else [])}  # type: ignore[misc]
-    ]
-    if refs:
-        s.execute(insert(MessageRef), refs)
+        targets = {*msg.references, *([msg.in_reply_to] if msg.in_reply_to else [])}
+        refs.extend((pk, target) for target in targets)
+    # Ids taken up front and one executemany per table: no RETURNING, no ORM objects.
+    _MESSAGE_INSERT.execute(s, rows, (account_id, False, None, now))
+    _REF_INSERT.execute(s, refs, (account_id,))
     return len(rows)
 
 
-_NO_VERDICT: dict[str, object] = {
-    "return_date": None,
-    "bounce_status": None,
-    "bounce_hard": None,
-    "bounce_recipients": [],
-}
+_MESSAGES = cast(Table, Message.__table__)
+_MESSAGE_INSERT = BulkInsert(
+    _MESSAGES,
+    (
+        "id",
+        "ref",
+        "folder",
+        "folder_role",
+        "message_id",
+        "in_reply_to",
+        "references",
+        "provider_thread_id",
+        "subject",
+        "sender_addr",
+        "sender_name",
+        "recipients",
+        "sent_at",
+        "received_at",
+        "direction",
+        "kind",
+        "reason",
+        "needs_body",
+        "return_date",
+        "bounce_status",
+        "bounce_hard",
+        "bounce_recipients",
+        "tags",
+        "flags",
+        "problems",
+        "gw_key",
+        "thread_id",
+    ),
+    constants=("account_id", "gone", "gone_at", "seen_at"),
+)
+_REF_INSERT = BulkInsert(
+    cast(Table, MessageRef.__table__),
+    ("message_pk", "target"),
+    constants=("account_id",),
+)
 
 
 def _folder_key(folder: str, message_id: str | None) -> str:
@@ -295,28 +339,31 @@ def _folder_key(folder: str, message_id: str | None) -> str:
 def _known_refs(s: Session, account_id: int, batch: Sequence[MailMessage]) -> dict[str, Message]:
     refs = [m.ref for m in batch]
     ids = [m.message_id for m in batch if m.message_id]
+    # Plain lookups first: on a first sync nothing is known and no ORM object is built.
+    by_ref = select_in(
+        s, "SELECT id FROM messages WHERE account_id = ? AND ref IN (*)", (account_id,), refs
+    )
+    gone = select_in(
+        s,
+        "SELECT id FROM messages WHERE account_id = ? AND gone = ? AND message_id IN (*)",
+        (account_id, True),
+        ids,
+    )
     known: dict[str, Message] = {}
-    for chunk in _chunks(refs):
-        for row in s.scalars(
-            select(Message).where(Message.account_id == account_id, Message.ref.in_(chunk))
-        ):
-            known[row.ref] = row
-    for chunk in _chunks(ids):
-        rows = s.scalars(
-            select(Message).where(
-                Message.account_id == account_id,
-                Message.message_id.in_(chunk),
-                Message.gone.is_(True),
-            )
-        )
-        for row in rows:
-            known.setdefault(_folder_key(row.folder, row.message_id), row)
+    for row in _load_messages(s, [pk for (pk,) in by_ref]):
+        known[row.ref] = row
+    for row in _load_messages(s, [pk for (pk,) in gone]):
+        known.setdefault(_folder_key(row.folder, row.message_id), row)
     return known
 
 
-def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _load_messages(s: Session, pks: Sequence[int]) -> list[Message]:
+    """ORM rows for these ids, in the order given."""
+    rows: dict[int, Message] = {}
+    for i in range(0, len(pks), 500):
+        chunk = pks[i : i + 500]
+        rows.update((m.id, m) for m in s.scalars(select(Message).where(Message.id.in_(chunk))))
+    return [rows[pk] for pk in pks if pk in rows]
 
 
 def refine_bodies(store: Store, account_id: int, source: MailSource, report: SyncReport) -> None:
@@ -334,29 +381,97 @@ def refine_bodies(store: Store, account_id: int, source: MailSource, report: Syn
                 .limit(BODIES_PER_CYCLE)
             )
         )
-    for pk, ref, received, sent in pending:
-        raw = source.fetch_raw(ref, max_bytes=BODY_LIMIT)
-        with store.transaction() as s:
-            row = s.get(Message, pk)
-            if row is None:
-                continue
+    done: list[_Refined] = []
+    try:
+        for pk, ref, received, sent in pending:
+            raw = source.fetch_raw(ref, max_bytes=BODY_LIMIT)
             if raw is None:
-                row.needs_body = False
-                row.problems = [*row.problems, "gone before its body could be read"]
+                done.append(_Refined(pk, ref, None, [], sent or received))
+            else:
+                verdict = classify.classify(raw, has_body=True, received=received or sent)
+                answers = invite_answers(raw) if verdict.kind == "human" else []
+                done.append(_Refined(pk, ref, verdict, answers, sent or received))
+            if len(done) >= REFINE_COMMIT:
+                group, done = done, []
+                report.bodies += _store_refined(store, account_id, group)
+    finally:
+        # Also when a fetch fails: keep the verdicts already paid for.
+        if done:
+            report.bodies += _store_refined(store, account_id, done)
+
+
+REFINE_COMMIT = 50  # bodies per transaction; a crash only repeats the fetches of one group
+
+
+@dataclass(slots=True)
+class _Refined:
+    pk: int
+    ref: str
+    verdict: classify.Classification | None  # None: the message was gone
+    answers: list[ImipReply]
+    when: datetime | None
+
+
+def _store_refined(store: Store, account_id: int, results: Sequence[_Refined]) -> int:
+    """Write a group of body verdicts in one transaction; returns how many were classified."""
+    table = _MESSAGES
+    stored = 0
+    with store.transaction() as s:
+        found = {
+            pk: (thread_id, problems)
+            for pk, thread_id, problems in s.execute(
+                select(Message.id, Message.thread_id, Message.problems).where(
+                    Message.id.in_([r.pk for r in results])
+                )
+            )
+        }
+        threads: list[int | None] = []
+        verdicts: list[dict[str, object]] = []
+        for item in results:
+            if item.pk not in found:
+                continue  # deleted meanwhile (account removed): nothing to refine
+            thread_id, problems = found[item.pk]
+            if item.verdict is None:
+                problems = [*problems, "gone before its body could be read"]
+                s.execute(
+                    update(table)
+                    .where(table.c.id == item.pk)
+                    .values(needs_body=False, problems=problems)
+                )
                 continue
-            verdict = classify.classify(raw, has_body=True, received=received or sent)
-            for key, value in _verdict_fields(verdict).items():
-                setattr(row, key, value)
-            answers = invite_answers(raw) if verdict.kind == "human" else []
-            if answers:
-                record_answers(s, account_id, ref, answers, sent or received)
-            if any(a.partstat.upper() == "ACCEPTED" for a in answers):
+            values = _verdict_fields(item.verdict)
+            if item.answers:
+                record_answers(s, account_id, item.ref, item.answers, item.when)  # type: ignore[arg-type]
+            if any(a.partstat.upper() == "ACCEPTED" for a in item.answers):
                 # The calendar answer speaks for it: a Meeting event, not a plain reply.
-                row.kind = "invite_answer"
-                row.reason = f"invitation answer: {', '.join(a.partstat for a in answers)}"
-            row.needs_body = False
-            _dirty(s, [row.thread_id])
-        report.bodies += 1
+                values["kind"] = "invite_answer"
+                parts = ", ".join(a.partstat for a in item.answers)
+                values["reason"] = f"invitation answer: {parts}"
+            values["needs_body"] = False
+            verdicts.append({"pk": item.pk, **{f"v_{k}": v for k, v in values.items()}})
+            threads.append(thread_id)
+            stored += 1
+        if verdicts:
+            # One Core executemany: no statement built, no identity-map sync per row.
+            s.execute(_SET_VERDICT, verdicts)
+        _dirty(s, threads)
+    return stored
+
+
+_VERDICT_COLUMNS = (
+    "kind",
+    "reason",
+    "needs_body",
+    "return_date",
+    "bounce_status",
+    "bounce_hard",
+    "bounce_recipients",
+)
+_SET_VERDICT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("pk"))
+    .values({name: bindparam(f"v_{name}") for name in _VERDICT_COLUMNS})
+)
 
 
 def open_sequence_threads(s: Session, account_id: int) -> set[int]:

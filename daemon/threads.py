@@ -7,14 +7,16 @@ links two known threads merges them (a reply can arrive before its parent).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, update
 from sqlalchemy.orm import Session
 
 from connectors.model import MailMessage
-from daemon.db.tables import Control, Message, MessageRef, Thread
+from daemon.db.bulk import BulkInsert, reserve_ids, select_in
+from daemon.db.tables import Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 
 
@@ -37,19 +39,23 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def _sequence_of_key(key: str | None) -> str | None:
     return key.rsplit(".", 1)[0] if key and "." in key else None
 
 
 def link_threads(
-    s: Session, account_id: int, batch: Sequence[MailMessage], now: datetime
+    s: Session,
+    account_id: int,
+    batch: Sequence[MailMessage],
+    now: datetime,
+    keys: Mapping[str, str | None] | None = None,
 ) -> dict[str, int]:
-    """Thread id for each message of the batch, creating and merging threads as needed."""
+    """Thread id for each message of the batch, creating and merging threads as needed.
+
+    `keys` maps refs to their X-Ghostwatch-Key when the caller has read them already.
+    """
+    if keys is None:
+        keys = {m.ref: key_from_headers(m.headers) for m in batch}
     uf = _UnionFind()
     own_ids = [m.message_id for m in batch if m.message_id]
     pointed = sorted(
@@ -64,45 +70,45 @@ def link_threads(
             uf.union(node, f"m:{target}")
         if msg.provider_thread_id:
             uf.union(node, f"p:{msg.provider_thread_id}")
-        seq = _sequence_of_key(key_from_headers(msg.headers))
+        seq = _sequence_of_key(keys[msg.ref])
         if seq:
             uf.union(node, f"k:{seq}")
 
     known: list[tuple[str, int]] = []
-    for chunk in _chunks(sorted({*own_ids, *pointed})):
-        rows = s.execute(
-            select(Message.message_id, Message.thread_id).where(
-                Message.account_id == account_id,
-                Message.message_id.in_(chunk),
-                Message.thread_id.is_not(None),
-            )
-        )
-        known.extend((f"m:{mid}", tid) for mid, tid in rows)
-    for chunk in _chunks(own_ids):
-        rows = s.execute(
-            select(MessageRef.target, Message.thread_id)
-            .join(Message, Message.id == MessageRef.message_pk)
-            .where(MessageRef.account_id == account_id, MessageRef.target.in_(chunk))
-        )
-        known.extend((f"m:{target}", tid) for target, tid in rows if tid is not None)
+    rows = select_in(
+        s,
+        "SELECT message_id, thread_id FROM messages"
+        " WHERE account_id = ? AND thread_id IS NOT NULL AND message_id IN (*)",
+        (account_id,),
+        sorted({*own_ids, *pointed}),
+    )
+    known.extend((f"m:{mid}", tid) for mid, tid in rows)
+    rows = select_in(
+        s,
+        "SELECT message_refs.target, messages.thread_id FROM message_refs"
+        " JOIN messages ON messages.id = message_refs.message_pk"
+        " WHERE message_refs.account_id = ? AND message_refs.target IN (*)",
+        (account_id,),
+        own_ids,
+    )
+    known.extend((f"m:{target}", tid) for target, tid in rows if tid is not None)
     provider_ids = sorted({m.provider_thread_id for m in batch if m.provider_thread_id})
-    for chunk in _chunks(provider_ids):
-        rows = s.execute(
-            select(Message.provider_thread_id, Message.thread_id).where(
-                Message.account_id == account_id,
-                Message.provider_thread_id.in_(chunk),
-                Message.thread_id.is_not(None),
-            )
-        )
-        known.extend((f"p:{pid}", tid) for pid, tid in rows)
-    seq_ids = sorted({k for m in batch if (k := _sequence_of_key(key_from_headers(m.headers)))})
-    for chunk in _chunks(seq_ids):
-        rows = s.execute(
-            select(SequenceRow.id, SequenceRow.thread_id).where(
-                SequenceRow.account_id == account_id, SequenceRow.id.in_(chunk)
-            )
-        )
-        known.extend((f"k:{sid}", tid) for sid, tid in rows if tid is not None)
+    rows = select_in(
+        s,
+        "SELECT provider_thread_id, thread_id FROM messages"
+        " WHERE account_id = ? AND thread_id IS NOT NULL AND provider_thread_id IN (*)",
+        (account_id,),
+        provider_ids,
+    )
+    known.extend((f"p:{pid}", tid) for pid, tid in rows)
+    seq_ids = sorted({k for m in batch if (k := _sequence_of_key(keys[m.ref]))})
+    rows = select_in(
+        s,
+        "SELECT id, thread_id FROM sequences WHERE account_id = ? AND id IN (*)",
+        (account_id,),
+        seq_ids,
+    )
+    known.extend((f"k:{sid}", tid) for sid, tid in rows if tid is not None)
     for key, tid in known:
         uf.union(f"t:{tid}", key)
 
@@ -115,16 +121,12 @@ def link_threads(
 
     result: dict[str, int] = {}
     touched: set[int] = set()
-    created: list[tuple[Thread, list[str]]] = []
+    created: list[tuple[str, list[str]]] = []
     by_ref = {m.ref: m for m in batch}
     for root, refs in groups.items():
         existing = sorted(threads_of_root.get(root, set()))
         if not existing:
-            first = by_ref[refs[0]]
-            thread = Thread(
-                account_id=account_id, subject=first.subject, created_at=now, dirty=True
-            )
-            created.append((thread, refs))
+            created.append((by_ref[refs[0]].subject, refs))
             continue
         keep = existing[0]
         if len(existing) > 1:
@@ -134,12 +136,24 @@ def link_threads(
     if touched:
         s.execute(update(Thread).where(Thread.id.in_(sorted(touched))).values(dirty=True))
     if created:
-        # One flush for the whole batch: SQLAlchemy inserts them together and fills the ids.
-        s.add_all([thread for thread, _ in created])
-        s.flush()
-        for thread, refs in created:
-            result.update(dict.fromkeys(refs, thread.id))
+        # Ids taken first, then one executemany: no ORM objects, no RETURNING.
+        ids = reserve_ids(s, _THREADS, len(created))
+        _THREAD_INSERT.execute(
+            s,
+            [(tid, subject) for tid, (subject, _) in zip(ids, created, strict=True)],
+            (account_id, now, True),
+        )
+        for tid, (_, refs) in zip(ids, created, strict=True):
+            result.update(dict.fromkeys(refs, tid))
     return result
+
+
+_THREADS = cast(Table, Thread.__table__)
+_THREAD_INSERT = BulkInsert(
+    _THREADS,
+    ("id", "subject"),
+    constants=("account_id", "created_at", "dirty"),
+)
 
 
 def merge_threads(s: Session, keep: int, others: Sequence[int]) -> None:

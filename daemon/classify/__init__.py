@@ -16,7 +16,7 @@ from connectors.headers import parse_date
 from daemon.classify import decide
 from daemon.classify.body import body_of
 from daemon.classify.evidence import gather
-from daemon.classify.message import view_of
+from daemon.classify.message import MailView, view_of
 from daemon.classify.model import BounceInfo, Classification, Kind
 
 __all__ = [
@@ -24,8 +24,10 @@ __all__ = [
     "BounceInfo",
     "Classification",
     "Kind",
+    "MailView",
     "classification_json",
     "classify",
+    "view_of",
 ]
 
 # Every header the classifier reads; ingest fetches only these (plus its own).
@@ -56,7 +58,7 @@ HEADER_FIELDS: tuple[str, ...] = (
 
 
 def classify(
-    message: bytes | email.message.Message,
+    message: bytes | email.message.Message | MailView,
     *,
     has_body: bool = True,
     received: datetime | None = None,
@@ -70,13 +72,14 @@ def classify(
 
 
 def _classify(
-    message: bytes | email.message.Message,
+    message: bytes | email.message.Message | MailView,
     *,
     has_body: bool,
     received: datetime | None,
     locale: str | None,
 ) -> Classification:
-    view = view_of(message)
+    # A caller that already split the headers (ingest) passes its view: one split per message.
+    view = message if isinstance(message, MailView) else view_of(message)
     evidence = gather(view)
     verdict = decide.from_headers(evidence)
     if not verdict.needs_body:

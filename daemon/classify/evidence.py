@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from daemon.classify import autoreply, bounce, bulk
-from daemon.classify.message import MailView
+from daemon.classify.message import MEMO_SIZE, MailView, content_type_of, main_type
 
 
 @dataclass(frozen=True)
@@ -37,31 +38,79 @@ class Evidence:
         )
 
 
+# Headers whose mere presence can make autoreply/bulk evidence non-empty; without
+# any of them those checks are known to find nothing (see the functions they feed).
+_RARE_HEADERS = frozenset(
+    {
+        "auto-submitted",
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoresponder",
+        "precedence",
+        "x-precedence",
+        "x-qq-holidayreply",
+        "x-apple-action",
+        "x-ms-exchange-inbox-rules-loop",
+        "x-auto-response-suppress",
+        "list-id",
+        "list-unsubscribe",
+        "x-failed-recipients",
+    }
+)
+
+# Pure functions of one string that ~100k messages call with few distinct values
+# (senders, subjects of a campaign): bounded caches, same results.
+_subject_bounce = lru_cache(maxsize=MEMO_SIZE)(bounce.bounce_subject)
+_subject_auto = lru_cache(maxsize=MEMO_SIZE)(autoreply.subject_marks)
+_automated = lru_cache(maxsize=MEMO_SIZE)(bulk.automated_sender)
+_mta_sender = lru_cache(maxsize=MEMO_SIZE)(bounce.is_mta_sender)
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _content_type(value: str) -> tuple[str, str]:
+    """(main type, report-type); the parameters are only read for multipart/report."""
+    ctype = main_type(value)
+    if ctype != "multipart/report":
+        return ctype, ""
+    return ctype, content_type_of(value)[1].get("report-type", "")
+
+
 def gather(view: MailView) -> Evidence:
     name, addr = view.sender()
-    ctype, params = view.content_type()
+    ctype, report_type = _content_type(view.value("content-type"))
     return_path = view.value("return-path").replace(" ", "").lower()
-    failed = tuple(
-        a.strip().strip("<>").lower()
-        for v in view.all_values("x-failed-recipients")
-        for a in v.split(",")
-        if "@" in a
-    )
+    subject = view.subject
+    failed: tuple[str, ...] = ()
+    auto_header = auto_weak = auto_generated = list_header = precedence_bulk = None
+    # Ordinary mail (replies, colleagues) carries none of these headers, and
+    # without them none of the header rules below can fire.
+    if not view.fields.keys().isdisjoint(_RARE_HEADERS):
+        failed = tuple(
+            a.strip().strip("<>").lower()
+            for v in view.all_values("x-failed-recipients")
+            for a in v.split(",")
+            if "@" in a
+        )
+        auto_header = autoreply.header_evidence(view)
+        auto_weak = autoreply.weak_evidence(view)
+        auto_generated = autoreply.auto_generated(view)
+        list_header = bulk.list_evidence(view)
+        precedence_bulk = bulk.precedence_bulk(view)
     return Evidence(
         sender_name=name,
         sender=addr,
-        mta_sender=bounce.is_mta_sender(name, addr),
+        mta_sender=_mta_sender(name, addr),
         null_return_path=return_path in ("<>", "<mailer-daemon>", "mailer-daemon"),
-        bounce_subject=bounce.bounce_subject(view.subject),
+        bounce_subject=_subject_bounce(subject),
         failed_recipients=failed,
         content_type=ctype,
-        report_type=params.get("report-type", "") if ctype == "multipart/report" else "",
-        auto_header=autoreply.header_evidence(view),
-        auto_weak=autoreply.weak_evidence(view),
-        auto_generated=autoreply.auto_generated(view),
-        auto_subject=autoreply.subject_marks(view.subject),
-        list_header=bulk.list_evidence(view),
-        precedence_bulk=bulk.precedence_bulk(view),
-        automated_sender=bulk.automated_sender(addr),
+        report_type=report_type,
+        auto_header=auto_header,
+        auto_weak=auto_weak,
+        auto_generated=auto_generated,
+        auto_subject=_subject_auto(subject),
+        list_header=list_header,
+        precedence_bulk=precedence_bulk,
+        automated_sender=_automated(addr),
         verp=bulk.verp_return_path(view),
     )

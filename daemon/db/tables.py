@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -92,7 +93,16 @@ class Message(Base):
         UniqueConstraint("account_id", "ref"),
         Index("ix_messages_account_msgid", "account_id", "message_id"),
         Index("ix_messages_account_sender", "account_id", "sender_addr"),
-        Index("ix_messages_pending_body", "account_id", "needs_body"),
+        # The body-refinement queue (migration 0002): only waiting messages, in
+        # refine_bodies' order; each predicate as SQLAlchemy renders the query.
+        Index(
+            "ix_messages_body_queue",
+            "account_id",
+            "folder",
+            "id",
+            sqlite_where=text("needs_body IS 1 AND gone IS 0"),
+            postgresql_where=text("needs_body IS true AND gone IS false"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

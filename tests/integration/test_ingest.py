@@ -1,0 +1,254 @@
+"""Ingest on real SQLite and PostgreSQL: the bulk write path keeps results and crash safety."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from connectors.memory import MemoryMailbox, raw_message
+from connectors.model import ChangeBatch, MailMessage, MessageGone
+from daemon.db.bulk import BulkInsert, reserve_ids
+from daemon.db.engine import Store
+from daemon.db.tables import Base, Message, MessageRef, Thread
+from daemon.identity import Identity
+from daemon.ingest import SyncReport, apply_batch, refine_bodies, sync_mail
+from tests.servers.postgres import find_bin, running_postgres
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ME = "li.na@talentbridge.cn"
+IDENTITY = Identity(own=frozenset({ME}), internal_domains=("talentbridge.cn",))
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if find_bin("initdb") is None:
+        if os.environ.get("GHOSTWATCH_REQUIRE_SERVERS"):
+            pytest.fail("PostgreSQL is required but not installed")
+        pytest.skip("PostgreSQL not installed (scripts/test installs it)")
+    with running_postgres() as pg:
+        yield pg.create_database("ghostwatch_ingest")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'gw.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = Store(url)
+    yield s
+    if request.param == "postgres":
+        with s.engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
+    s.close()
+
+
+def _mailbox(batch_size: int = 3) -> MemoryMailbox:
+    box = MemoryMailbox(batch_size=batch_size)
+    when = NOW - timedelta(days=3)
+    box.deliver(
+        "sent",
+        raw_message(
+            sender=f"Li Na <{ME}>", to="Wang Fang <wang@client.cn>", subject="Data Scientist",
+            message_id="out1@talentbridge.cn", date=when,
+        ),
+        received=when,
+    )  # fmt: skip
+    # The reply arrives in a later batch than a reply to it: the threads must merge.
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="Wang Fang <wang@client.cn>", to=ME, subject="Re: Re: Data Scientist",
+            message_id="re2@client.cn", date=when + timedelta(hours=3),
+            in_reply_to="re1@client.cn", references=["out1@talentbridge.cn", "re1@client.cn"],
+        ),
+        received=when + timedelta(hours=3),
+    )  # fmt: skip
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="News <news@jobs.example>", to=ME, subject="This week's jobs",
+            message_id="n1@jobs.example", date=when, extra=["List-Id: <jobs.example>"],
+        ),
+        received=when,
+    )  # fmt: skip
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="Mail Delivery System <MAILER-DAEMON@mx.client.cn>", to=ME,
+            subject="Undelivered Mail Returned to Sender", message_id="b1@mx.client.cn",
+            date=when + timedelta(minutes=1),
+        ),
+        received=when + timedelta(minutes=1),
+    )  # fmt: skip
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="Wang Fang <wang@client.cn>", to=ME, subject="Re: Data Scientist",
+            message_id="re1@client.cn", date=when + timedelta(hours=1),
+            in_reply_to="out1@talentbridge.cn", references=["out1@talentbridge.cn"],
+        ),
+        received=when + timedelta(hours=1),
+    )  # fmt: skip
+    return box
+
+
+def _sync(store: Store, box: MemoryMailbox) -> None:
+    sync_mail(store, "acct", ME, box, IDENTITY, NOW, timedelta(days=90))
+
+
+def test_first_sync_stores_verdicts_threads_and_refs(store: Store) -> None:
+    _sync(store, _mailbox())
+    with store.reader() as s:
+        rows = {m.message_id: m for m in s.scalars(select(Message))}
+        assert {k: (m.direction, m.kind) for k, m in rows.items()} == {
+            "out1@talentbridge.cn": ("out", "own"),
+            "re2@client.cn": ("in", "human"),
+            "n1@jobs.example": ("in", "bulk"),
+            "b1@mx.client.cn": ("in", "bounce"),
+            "re1@client.cn": ("in", "human"),
+        }
+        assert rows["n1@jobs.example"].reason == "header List-Id: <jobs.example>"
+        conversation = {rows[k].thread_id for k in ("out1@talentbridge.cn", "re1@client.cn")}
+        assert conversation == {rows["re2@client.cn"].thread_id}
+        assert len({m.thread_id for m in rows.values()}) == 3
+        assert s.scalar(select(func.count()).select_from(Thread)) == 3
+        assert rows["re2@client.cn"].references == ["out1@talentbridge.cn", "re1@client.cn"]
+        assert rows["re2@client.cn"].recipients == [[ME, "", "to"]]
+        assert rows["out1@talentbridge.cn"].sent_at == NOW - timedelta(days=3)
+        assert rows["out1@talentbridge.cn"].seen_at == NOW
+        targets = sorted(
+            s.execute(
+                select(Message.message_id, MessageRef.target).join(
+                    Message, Message.id == MessageRef.message_pk
+                )
+            ).all()
+        )
+        assert targets == [
+            ("re1@client.cn", "out1@talentbridge.cn"),
+            ("re2@client.cn", "out1@talentbridge.cn"),
+            ("re2@client.cn", "re1@client.cn"),
+        ]
+
+
+def test_a_repeated_sync_from_scratch_adds_nothing(store: Store) -> None:
+    box = _mailbox()
+    _sync(store, box)
+    with store.transaction() as s:
+        s.execute(text("UPDATE accounts SET cursor = NULL"))  # as if every batch were retried
+    _sync(store, box)
+    with store.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 5
+        assert s.scalar(select(func.count()).select_from(MessageRef)) == 3
+        assert s.scalar(select(func.count()).select_from(Thread)) == 3
+
+
+def test_bulk_rows_read_back_like_orm_rows(store: Store) -> None:
+    """Same stored values whether a row came through BulkInsert or the ORM."""
+    with store.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO accounts (id, name, address, health, rescans)"
+                " VALUES (1, 'a', 'a@x', 'ok', 0)"
+            )
+        )
+        orm = Thread(account_id=1, subject="李雷 ✓", created_at=NOW, dirty=True)
+        s.add(orm)
+        s.flush()
+        (pk,) = reserve_ids(s, Thread.__table__, 1)  # type: ignore[arg-type]
+        assert pk > orm.id
+        bulk = BulkInsert(
+            Thread.__table__,  # type: ignore[arg-type]
+            ("id", "subject"),
+            constants=("account_id", "created_at", "dirty"),
+        )
+        bulk.execute(s, [(pk, "李雷 ✓")], (1, NOW.astimezone(), True))
+        # The database's own id choice must still work after reserved ids (the sequence).
+        later = Thread(account_id=1, subject="later", created_at=NOW, dirty=False)
+        s.add(later)
+        s.flush()
+        assert later.id > pk
+    with store.reader() as s:
+        got = {t.id: (t.subject, t.created_at, t.dirty) for t in s.scalars(select(Thread))}
+        assert got[orm.id] == got[pk] == ("李雷 ✓", NOW, True)
+        raw = s.execute(text("SELECT created_at FROM threads ORDER BY id")).scalars().all()
+        assert raw[0] == raw[1]
+
+
+def test_refine_bodies_counts_and_keeps_gone_messages(store: Store) -> None:
+    box = _mailbox(batch_size=500)
+    _sync(store, box)
+    with store.transaction() as s:
+        bounce = s.scalar(select(Message).where(Message.message_id == "b1@mx.client.cn"))
+        assert bounce is not None
+        bounce.needs_body = True  # pretend it still waits for its body
+        newsletter = s.scalar(select(Message).where(Message.message_id == "n1@jobs.example"))
+        assert newsletter is not None
+        newsletter.needs_body = True
+        gone_ref = newsletter.ref
+        s.execute(text("UPDATE threads SET dirty = :f"), {"f": False})
+    box.remove_ref(gone_ref)
+
+    report = SyncReport(account="acct")
+    with store.reader() as s:
+        account_id = s.scalar(select(Message.account_id).limit(1))
+    assert account_id is not None
+    refine_bodies(store, account_id, box, report)
+    assert report.bodies == 1  # the one whose body could be read
+    with store.reader() as s:
+        rows = {m.message_id: m for m in s.scalars(select(Message))}
+        assert not rows["b1@mx.client.cn"].needs_body
+        assert rows["b1@mx.client.cn"].kind == "bounce"
+        assert not rows["n1@jobs.example"].needs_body
+        assert rows["n1@jobs.example"].problems[-1] == "gone before its body could be read"
+        dirty = set(s.scalars(select(Thread.id).where(Thread.dirty.is_(True))))
+        assert dirty == {rows["b1@mx.client.cn"].thread_id}
+
+
+def test_the_body_queue_is_read_through_its_partial_index(store: Store) -> None:
+    query = (
+        select(Message.id, Message.ref)
+        .where(Message.account_id == 1, Message.needs_body.is_(True), Message.gone.is_(False))
+        .order_by(Message.folder, Message.id)
+        .limit(500)
+    )
+    with store.engine.connect() as conn:
+        sql = query.compile(conn)
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = conn.exec_driver_sql("EXPLAIN " + str(sql), sql.params).scalars().all()
+        else:
+            params = tuple(sql.params[name] for name in sql.positiontup or ())
+            plan = [r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(sql), params)]
+    assert any("ix_messages_body_queue" in line for line in plan), plan
+
+
+def test_a_message_gone_and_back_in_one_batch_keeps_its_row(store: Store) -> None:
+    """The raw lookups see ORM changes made earlier in the same batch (autoflush)."""
+    box = _mailbox(batch_size=500)
+    _sync(store, box)
+    (first,) = box.fetch_changes(None, since=NOW - timedelta(days=90), header_fields=())
+    reply = next(
+        c for c in first.changes if isinstance(c, MailMessage) and c.message_id == "re1@client.cn"
+    )
+    moved = replace(reply, ref=reply.ref + "-new")  # expunged and appended again (new UID)
+    batch = ChangeBatch((MessageGone(reply.ref, reply.folder), moved), cursor="c")
+    with store.reader() as s:
+        before = s.scalar(select(Message).where(Message.ref == reply.ref))
+        account_id = s.scalar(select(Message.account_id).limit(1))
+    assert before is not None and account_id is not None
+    report = SyncReport(account="acct")
+    with store.transaction() as s:
+        apply_batch(s, account_id, batch, IDENTITY, NOW, report)
+    with store.reader() as s:
+        rows = list(s.scalars(select(Message).where(Message.message_id == "re1@client.cn")))
+    assert [(r.id, r.ref, r.gone) for r in rows] == [(before.id, moved.ref, False)]
+    assert report.new == 0 and report.gone == 1
