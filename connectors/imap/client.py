@@ -15,6 +15,7 @@ import re
 import ssl
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -203,7 +204,6 @@ class Wire:
         self.watching = None  # its response handling may consume the folder's updates
         return sorted(int(u) for u in self._client.search(list(criteria)))
 
-    @_guard("UID FETCH")
     def fetch(
         self,
         folder: str,
@@ -212,23 +212,48 @@ class Wire:
         modifiers: Sequence[str] = (),
     ) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
         """UID FETCH over a sequence-set; returns (uid -> items, VANISHED UIDs)."""
+        return self.fetch_answer(self.fetch_send(folder, uid_set, items, modifiers))
+
+    @_guard("UID FETCH")
+    def fetch_send(
+        self,
+        folder: str,
+        uid_set: str,
+        items: Sequence[str],
+        modifiers: Sequence[str] = (),
+    ) -> PendingFetch:
+        """Send a UID FETCH without waiting for its answer (pipelining).
+
+        The server prepares the answer while we work on the previous one; the
+        caller must collect every pending answer, in order, with `fetch_answer`
+        (or `fetch_discard`) before any other command.
+        """
         self._require(folder)
         self.counts[folder] += 1
         self.watching = None  # unsolicited FETCH updates are read with the answer
         imap = self._client._imap
         for stale in ("FETCH", "VANISHED"):
-            imap.untagged_responses.pop(stale, None)
+            imap.untagged_responses.pop(stale, None)  # left by other commands
         args = ["UID", "FETCH", uid_set, "(" + " ".join(items) + ")"]
         if modifiers:
             args.append("(" + " ".join(modifiers) + ")")
-        tag = imap._command(*args)
+        return PendingFetch(imap._command(*args))
+
+    @_guard("UID FETCH")
+    def fetch_answer(self, pending: PendingFetch) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
         # Read and parse the response here rather than through imaplib's line loop
         # and imapclient's lexer: together they cost several times what the sync
         # does with the data (see fetchparse).
-        typ, text, fetches, vanished_raw = read_tagged(imap, tag)
+        typ, text, fetches, vanished_raw = read_tagged(self._client._imap, pending.tag)
         if typ != "OK":
             raise imaplib.IMAP4.error(f"FETCH {typ}: {_short(Exception(text))}")
         return parse_fetches(fetches), _vanished(vanished_raw)
+
+    def fetch_discard(self, pending: PendingFetch) -> None:
+        """Read and drop an answer nobody wants any more (the reader stopped early),
+        so the connection stays in step; a failure leaves it marked broken."""
+        with contextlib.suppress(ConnectorError):
+            self.fetch_answer(pending)
 
     def watch(self, folder: str) -> None:
         """Keep `folder` selected for cheap change checks with `poll_watched`.
@@ -276,6 +301,11 @@ class Wire:
     def _require(self, folder: str) -> None:
         if self.selected != folder:
             raise imaplib.IMAP4.error(f"internal: {folder!r} is not selected")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFetch:
+    tag: bytes
 
 
 # Untagged responses by which a server reports a change in the selected folder.

@@ -258,24 +258,37 @@ def _fetch_new(
         arrived = wire.search(name, criteria)
     new = [u for u in arrived if u >= state.uidnext]
     items = [*plan.items, *plan.extra_items]
-    for start in range(0, len(new), plan.chunk):
-        chunk = new[start : start + plan.chunk]
-        rows, _ = wire.fetch(name, compact(chunk), items)
-        messages: list[Change] = [
-            to_message(rows[u], uid=u, uidvalidity=state.uidvalidity, folder=name, role=folder.role)
-            for u in chunk
-            if u in rows  # missing: expunged between SEARCH and FETCH
-        ]
-        got = [u for u in chunk if u in rows]  # not an unsolicited FETCH of another UID
-        flags = state.flags
-        if flags is not None:
-            flags = _add_flags(flags, {u: flag_key(rows[u].get(b"FLAGS") or ()) for u in got})
-        state = state.with_changes(
-            uidnext=chunk[-1] + 1, uids=state.uids | frozenset(got), flags=flags
-        )
-        if start + plan.chunk >= len(new):
-            state = _finished(state, uidnext)  # the last chunk completes the folder
-        yield Step(messages, state, planned=len(new), fetched=len(messages))
+    chunks = [new[start : start + plan.chunk] for start in range(0, len(new), plan.chunk)]
+    # Pipelined: the next chunk's FETCH is on its way before this chunk is handed
+    # on, so the server prepares it while the caller stores this one.
+    pending = wire.fetch_send(name, compact(chunks[0]), items) if chunks else None
+    try:
+        for index, chunk in enumerate(chunks):
+            assert pending is not None
+            rows, _ = wire.fetch_answer(pending)
+            pending = None
+            if index + 1 < len(chunks):
+                pending = wire.fetch_send(name, compact(chunks[index + 1]), items)
+            messages: list[Change] = [
+                to_message(
+                    rows[u], uid=u, uidvalidity=state.uidvalidity, folder=name, role=folder.role
+                )
+                for u in chunk
+                if u in rows  # missing: expunged between SEARCH and FETCH
+            ]
+            got = [u for u in chunk if u in rows]  # not an unsolicited FETCH of another UID
+            flags = state.flags
+            if flags is not None:
+                flags = _add_flags(flags, {u: flag_key(rows[u].get(b"FLAGS") or ()) for u in got})
+            state = state.with_changes(
+                uidnext=chunk[-1] + 1, uids=state.uids | frozenset(got), flags=flags
+            )
+            if index + 1 == len(chunks):
+                state = _finished(state, uidnext)  # the last chunk completes the folder
+            yield Step(messages, state, planned=len(new), fetched=len(messages))
+    finally:
+        if pending is not None:
+            wire.fetch_discard(pending)  # the caller stopped early: keep the connection in step
     if not new:
         yield Step([], _finished(state, uidnext))
 

@@ -103,6 +103,27 @@ def test_the_inbox_stays_watched_and_every_change_made_meanwhile_is_seen(
     assert source.stats.per_folder["INBOX"] == 1
 
 
+def test_a_reader_that_stops_mid_folder_leaves_the_connection_in_step(
+    mail_user: MailUser, source: ImapMailbox
+) -> None:
+    # fetch_chunk is 4: with 10 messages the next chunk's FETCH is already
+    # pipelined when the first batch is handed over.
+    for i in range(10):
+        mail_user.append("INBOX", make_raw(f"p{i}@example.org"))
+    batches = source.fetch_changes(
+        None, since=NOW - timedelta(days=90), header_fields=HEADER_FIELDS
+    )
+    first = next(b for b in batches if messages(list(b.changes)))
+    batches.close()  # the caller gave up (a crash in ingest, SIGTERM...)
+    assert len(messages(list(first.changes))) == 4
+
+    resumed, _, _ = scan(source, first.cursor)
+    assert sorted(m.message_id for m in messages(resumed)) == sorted(
+        f"p{i}@example.org" for i in range(4, 10)
+    )
+    assert source._wire is not None and not source._wire.broken
+
+
 def test_new_message_tags_and_tag_changes(mail_user: MailUser, source: ImapMailbox) -> None:
     uid = mail_user.append("INBOX", make_raw("a@example.org"), flags=["gw:stop", "\\Seen"])
     first, cursor, _ = scan(source, None)
