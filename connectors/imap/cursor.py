@@ -30,8 +30,13 @@ VERSION = 1
 
 def compact(uids: Iterable[int]) -> str:
     """[1, 2, 3, 7] -> "1:3,7" (the IMAP sequence-set syntax)."""
-    parts: list[str] = []
     ordered = sorted(set(uids))
+    if not ordered:
+        return ""
+    if ordered[-1] - ordered[0] + 1 == len(ordered):
+        # A folder nobody expunged from: one range, without walking 100k UIDs.
+        return str(ordered[0]) if len(ordered) == 1 else f"{ordered[0]}:{ordered[-1]}"
+    parts: list[str] = []
     i = 0
     while i < len(ordered):
         j = i
@@ -77,6 +82,36 @@ class CompactUids(AbstractSet[int]):
     @property
     def text(self) -> str:
         return self._text
+
+    def with_added(self, uids: Iterable[int]) -> CompactUids:
+        """This set plus `uids`, keeping the text compact without re-reading the set.
+
+        The cursor is written after every batch; re-compacting a folder's 37k
+        UIDs each time cost more than storing the batch. New mail has UIDs above
+        all known ones, so its ranges are simply appended.
+        """
+        fresh = sorted(set(uids))
+        if not fresh:
+            return self
+        top = self._top()
+        if top is None or fresh[0] > top:
+            tail = compact(fresh)
+            if top is not None and fresh[0] == top + 1:
+                head, _, last = self._text.rpartition(",")
+                low = last.partition(":")[0]
+                first_end = tail.split(",", 1)
+                merged = f"{low}:{first_end[0].rpartition(':')[2]}"
+                rest = f",{first_end[1]}" if len(first_end) > 1 else ""
+                return CompactUids(f"{head},{merged}{rest}" if head else f"{merged}{rest}")
+            return CompactUids(f"{self._text},{tail}" if self._text else tail)
+        return CompactUids(compact([*self, *fresh]))
+
+    def _top(self) -> int | None:
+        last = self._text.rpartition(",")[2]
+        if not last:
+            return None
+        low, _, high = last.partition(":")
+        return max(int(low), int(high)) if high else int(low)
 
     def _set(self) -> frozenset[int]:
         if self._expanded is None:

@@ -15,11 +15,12 @@ messages, against 0.2 ms for a NOOP), as other servers may too.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
 from connectors.imap.client import Wire
-from connectors.imap.cursor import FolderState, compact, flag_groups
+from connectors.imap.cursor import CompactUids, FolderState, compact, flag_groups
 from connectors.imap.normalize import flag_key, make_ref, tags_changed, to_message
 from connectors.model import Change, Folder, FolderRole, MessageGone
 
@@ -140,7 +141,7 @@ def _start(
         uidvalidity=uidvalidity,
         uidnext=todo[0] if todo else uidnext,
         modseq=modseq,
-        uids=frozenset(all_uids),
+        uids=CompactUids(compact(all_uids)),
         flags=flags,
         since=since if todo else None,
     )
@@ -281,7 +282,7 @@ def _fetch_new(
             if flags is not None:
                 flags = _add_flags(flags, {u: flag_key(rows[u].get(b"FLAGS") or ()) for u in got})
             state = state.with_changes(
-                uidnext=chunk[-1] + 1, uids=state.uids | frozenset(got), flags=flags
+                uidnext=chunk[-1] + 1, uids=_with_uids(state.uids, got), flags=flags
             )
             if index + 1 == len(chunks):
                 state = _finished(state, uidnext)  # the last chunk completes the folder
@@ -291,6 +292,15 @@ def _fetch_new(
             wire.fetch_discard(pending)  # the caller stopped early: keep the connection in step
     if not new:
         yield Step([], _finished(state, uidnext))
+
+
+def _with_uids(known: AbstractSet[int], got: list[int]) -> AbstractSet[int]:
+    missing = [u for u in got if u not in known]
+    if not missing:
+        return known  # a first scan listed them all already: the cursor text stays as it is
+    if isinstance(known, CompactUids):
+        return known.with_added(missing)
+    return known | frozenset(missing)
 
 
 def _finished(state: FolderState, uidnext: int) -> FolderState:
