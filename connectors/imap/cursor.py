@@ -17,6 +17,7 @@ after any batch resumes without loss and without duplicates.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
@@ -68,11 +69,12 @@ class CompactUids(AbstractSet[int]):
     and compacting them again cost more than the whole IMAP round trip.
     """
 
-    __slots__ = ("_count", "_expanded", "_text")
+    __slots__ = ("_count", "_expanded", "_ranges", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._expanded: frozenset[int] | None = None
+        self._ranges: tuple[list[int], list[int]] | None = None
         count = 0
         for part in filter(None, text.split(",")):
             low, sep, high = part.partition(":")
@@ -122,6 +124,28 @@ class CompactUids(AbstractSet[int]):
         return self._count
 
     def __contains__(self, uid: object) -> bool:
+        if self._expanded is None and isinstance(uid, int) and self._text.count(",") < 256:
+            # Few ranges (a folder rarely expunged from): bisect them rather than
+            # hold a 37k-element set per folder for the whole first scan.
+            if self._ranges is None:
+                lows, highs = [], []
+                for part in filter(None, self._text.split(",")):
+                    low, sep, high = part.partition(":")
+                    a, b = sorted((int(low), int(high))) if sep else (int(low), int(low))
+                    lows.append(a)
+                    highs.append(b)
+                merged_lows: list[int] = []
+                merged_highs: list[int] = []
+                for a, b in sorted(zip(lows, highs, strict=True)):
+                    if merged_highs and a <= merged_highs[-1] + 1:
+                        merged_highs[-1] = max(merged_highs[-1], b)  # overlapping parts
+                    else:
+                        merged_lows.append(a)
+                        merged_highs.append(b)
+                self._ranges = (merged_lows, merged_highs)
+            lows, highs = self._ranges
+            at = bisect.bisect_right(lows, uid) - 1
+            return at >= 0 and uid <= highs[at]
         return uid in self._set()
 
     def __iter__(self) -> Iterator[int]:

@@ -47,3 +47,15 @@ def test_a_cursor_round_trips_and_reads_counts_without_expanding() -> None:
     assert len(again.uids) == 31
     assert isinstance(again.uids, CompactUids) and again.uids._expanded is None
     assert Cursor({"INBOX": again}).dump() == text
+
+
+@given(uid_sets, st.integers(min_value=0, max_value=410))
+def test_membership_by_ranges_agrees_with_the_set(uids: frozenset[int], probe: int) -> None:
+    compact_uids = CompactUids(compact(uids))
+    assert (probe in compact_uids) == (probe in uids)
+    assert compact_uids._expanded is None  # answered from the ranges
+
+
+def test_membership_holds_for_overlapping_parts_too() -> None:
+    uids = CompactUids("1:10,3:4,20")
+    assert [u for u in range(25) if u in uids] == [*range(1, 11), 20]
