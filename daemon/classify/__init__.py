@@ -16,17 +16,19 @@ from connectors.headers import parse_date
 from daemon.classify import decide
 from daemon.classify.body import body_of
 from daemon.classify.evidence import gather
-from daemon.classify.message import MailView, view_of
+from daemon.classify.message import FieldSplitter, MailView, view_of
 from daemon.classify.model import BounceInfo, Classification, Kind
 
 __all__ = [
     "HEADER_FIELDS",
+    "HEADER_PASS_FIELDS",
     "BounceInfo",
     "Classification",
     "Kind",
     "MailView",
     "classification_json",
     "classify",
+    "header_view",
     "view_of",
 ]
 
@@ -55,6 +57,41 @@ HEADER_FIELDS: tuple[str, ...] = (
     "X-Apple-Action",
     "X-Failed-Recipients",
 )
+
+
+# The fields a header-only pass (has_body=False) reads: evidence.gather and the
+# rules it feeds, plus ingest's invite check (Content-Type). A unit test records
+# what the classifier really reads and fails when this misses one.
+HEADER_PASS_FIELDS: frozenset[str] = frozenset(
+    {
+        "from",
+        "subject",
+        "content-type",
+        "return-path",
+        "auto-submitted",
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoresponder",
+        "precedence",
+        "x-precedence",
+        "x-qq-holidayreply",
+        "x-apple-action",
+        "x-ms-exchange-inbox-rules-loop",
+        "x-auto-response-suppress",
+        "list-id",
+        "list-unsubscribe",
+        "x-failed-recipients",
+    }
+)
+_HEADER_PASS = FieldSplitter(HEADER_PASS_FIELDS)
+
+
+def header_view(headers: bytes) -> MailView:
+    """A view for `classify(..., has_body=False)`: only the HEADER_PASS_FIELDS split out.
+
+    Given has_body=True, `classify` splits every field again before reading the body.
+    """
+    return _HEADER_PASS.view(headers)
 
 
 def classify(
@@ -86,6 +123,8 @@ def _classify(
         return verdict
     if not has_body:
         return verdict
+    if view.only is not None:
+        view = view_of(view.raw or b"")  # the body rules read fields the header pass skips
     anchor = _anchor(received, view.value("date"))
     hint = locale or view.value("content-language") or None
     return decide.with_body(evidence, view, body_of(view), anchor, hint)

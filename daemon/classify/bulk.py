@@ -48,7 +48,12 @@ def automated_sender(addr: str) -> str | None:
 
 
 def verp_return_path(view: MailView) -> str | None:
-    path = view.value("return-path").strip().strip("<>").lower()
+    return verp_of(view.value("return-path"))
+
+
+def verp_of(return_path: str) -> str | None:
+    """verp_return_path of a decoded Return-Path value."""
+    path = return_path.strip().strip("<>").lower()
     local = path.split("@", 1)[0]
     if "@" in path and _VERP_LOCAL.match(local):
         return f"mailing-service envelope sender {path[:60]}"

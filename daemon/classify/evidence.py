@@ -75,32 +75,60 @@ def _content_type(value: str) -> tuple[str, str]:
     return ctype, content_type_of(value)[1].get("report-type", "")
 
 
+# Which rare headers each header rule reads: a rule none of whose headers is there
+# finds nothing (each returns None for a view without them), so gather skips it.
+_AUTO_HEADER_NAMES = frozenset(
+    {
+        "auto-submitted",
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoresponder",
+        "precedence",
+        "x-precedence",
+        "x-qq-holidayreply",
+        "x-apple-action",
+        "x-ms-exchange-inbox-rules-loop",
+    }
+)
+_WEAK_NAMES = frozenset({"x-auto-response-suppress", "x-ms-exchange-inbox-rules-loop"})
+_LIST_NAMES = frozenset({"list-id", "list-unsubscribe"})
+_PRECEDENCE_NAMES = frozenset({"precedence", "x-precedence"})
+
+
 def gather(view: MailView) -> Evidence:
     name, addr = view.sender()
     ctype, report_type = _content_type(view.value("content-type"))
-    return_path = view.value("return-path").replace(" ", "").lower()
+    return_path = view.value("return-path")
     subject = view.subject
     failed: tuple[str, ...] = ()
     auto_header = auto_weak = auto_generated = list_header = precedence_bulk = None
     # Ordinary mail (replies, colleagues) carries none of these headers, and
-    # without them none of the header rules below can fire.
-    if not view.fields.keys().isdisjoint(_RARE_HEADERS):
-        failed = tuple(
-            a.strip().strip("<>").lower()
-            for v in view.all_values("x-failed-recipients")
-            for a in v.split(",")
-            if "@" in a
-        )
-        auto_header = autoreply.header_evidence(view)
-        auto_weak = autoreply.weak_evidence(view)
-        auto_generated = autoreply.auto_generated(view)
-        list_header = bulk.list_evidence(view)
-        precedence_bulk = bulk.precedence_bulk(view)
+    # without them none of the header rules below can fire. Newsletters carry
+    # only the list ones: each rule runs only when one of its own headers is there.
+    rare = view.fields.keys() & _RARE_HEADERS
+    if rare:
+        if "x-failed-recipients" in rare:
+            failed = tuple(
+                a.strip().strip("<>").lower()
+                for v in view.all_values("x-failed-recipients")
+                for a in v.split(",")
+                if "@" in a
+            )
+        if not rare.isdisjoint(_AUTO_HEADER_NAMES):
+            auto_header = autoreply.header_evidence(view)
+        if not rare.isdisjoint(_WEAK_NAMES):
+            auto_weak = autoreply.weak_evidence(view)
+        if "auto-submitted" in rare:
+            auto_generated = autoreply.auto_generated(view)
+        if not rare.isdisjoint(_LIST_NAMES):
+            list_header = bulk.list_evidence(view)
+        if not rare.isdisjoint(_PRECEDENCE_NAMES):
+            precedence_bulk = bulk.precedence_bulk(view)
     return Evidence(
         sender_name=name,
         sender=addr,
         mta_sender=_mta_sender(name, addr),
-        null_return_path=return_path in ("<>", "<mailer-daemon>", "mailer-daemon"),
+        null_return_path=_null_return_path(return_path),
         bounce_subject=_subject_bounce(subject),
         failed_recipients=failed,
         content_type=ctype,
@@ -112,5 +140,13 @@ def gather(view: MailView) -> Evidence:
         list_header=list_header,
         precedence_bulk=precedence_bulk,
         automated_sender=_automated(addr),
-        verp=bulk.verp_return_path(view),
+        verp=_verp(return_path) if return_path else None,
     )
+
+
+def _null_return_path(value: str) -> bool:
+    return value.replace(" ", "").lower() in ("<>", "<mailer-daemon>", "mailer-daemon")
+
+
+# Return-Path repeats per sender (and list service): bulk.verp_return_path of the value.
+_verp = lru_cache(maxsize=MEMO_SIZE)(bulk.verp_of)

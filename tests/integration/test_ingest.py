@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,11 @@ from connectors.memory import MemoryMailbox, raw_message
 from connectors.model import ChangeBatch, MailMessage, MessageGone
 from daemon.db.bulk import BulkInsert, reserve_ids
 from daemon.db.engine import Store
-from daemon.db.tables import Base, Message, MessageRef, Thread
+from daemon.db.tables import Base, Control, Message, MessageRef, Thread
+from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
 from daemon.ingest import SyncReport, apply_batch, refine_bodies, sync_mail
+from daemon.threads import merge_threads
 from tests.servers.postgres import find_bin, running_postgres
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -183,6 +185,53 @@ def test_bulk_rows_read_back_like_orm_rows(store: Store) -> None:
         assert raw[0] == raw[1]
 
 
+def test_bulk_message_columns_are_stored_like_orm_ones(store: Store) -> None:
+    """JSON lists and datetimes (BulkInsert's own converters) store the ORM's exact text."""
+    when = datetime(2025, 12, 12, 17, 55, 37, 120, tzinfo=timezone(timedelta(hours=8)))
+    values: dict[str, object] = {
+        "account_id": 1,
+        "folder": "INBOX",
+        "folder_role": "inbox",
+        "direction": "in",
+        "kind": "human",
+        "subject": "",
+        "sender_name": "",
+        "reason": "",
+        "needs_body": False,
+        "references": ["a@b", 'q"\\x', "\u674e\u5a1c"],
+        "recipients": [["wang@client.cn", '王芳 "W"', "to"], ["x@y", "", "cc"]],
+        "tags": [],
+        "flags": ["\\Seen"],
+        "problems": [],
+        "bounce_recipients": [],
+        "sent_at": when,
+        "received_at": when.astimezone(UTC),
+        "seen_at": NOW,
+    }
+    columns = [name for name in values if name not in ("account_id", "seen_at")]
+    with store.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO accounts (id, name, address, health, rescans)"
+                " VALUES (1, 'a', 'a@x', 'ok', 0)"
+            )
+        )
+        s.add(Message(ref="orm", gone=False, **values))
+        s.flush()
+        (pk,) = reserve_ids(s, Message.__table__, 1)  # type: ignore[arg-type]
+        bulk = BulkInsert(
+            Message.__table__,  # type: ignore[arg-type]
+            ("id", "ref", *columns),
+            constants=("account_id", "gone", "seen_at"),
+        )
+        bulk.execute(s, [(pk, "bulk", *(values[c] for c in columns))], (1, False, NOW))
+    with store.reader() as s:
+        cast = "CAST({} AS TEXT)" if store.engine.dialect.name == "postgresql" else "{}"
+        listed = ", ".join(cast.format(f'"{c}"') for c in (*columns, "seen_at"))
+        orm, bulk_row = s.execute(text(f"SELECT {listed} FROM messages ORDER BY ref DESC")).all()
+        assert tuple(orm) == tuple(bulk_row)
+
+
 def test_refine_bodies_counts_and_keeps_gone_messages(store: Store) -> None:
     box = _mailbox(batch_size=500)
     _sync(store, box)
@@ -252,3 +301,56 @@ def test_a_message_gone_and_back_in_one_batch_keeps_its_row(store: Store) -> Non
         rows = list(s.scalars(select(Message).where(Message.message_id == "re1@client.cn")))
     assert [(r.id, r.ref, r.gone) for r in rows] == [(before.id, moved.ref, False)]
     assert report.new == 0 and report.gone == 1
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_merging_threads_moves_everything_to_the_kept_one(store: Store, loaded: bool) -> None:
+    """Plain SQL (nothing loaded) and ORM statements (rows loaded) merge alike."""
+    with store.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO accounts (id, name, address, health, rescans)"
+                " VALUES (1, 'a', 'a@x', 'ok', 0)"
+            )
+        )
+        threads = [Thread(account_id=1, subject=f"t{i}", created_at=NOW) for i in range(3)]
+        s.add_all(threads)
+        s.flush()
+        keep, *others = [t.id for t in threads]
+        for i, tid in enumerate((keep, *others)):
+            s.add(
+                Message(
+                    account_id=1,
+                    ref=f"r{i}",
+                    folder="INBOX",
+                    folder_role="inbox",
+                    direction="in",
+                    kind="human",
+                    thread_id=tid,
+                )
+            )
+            s.add(Control(account_id=1, thread_id=tid, action="stop", at=NOW))
+            s.add(
+                SequenceRow(
+                    id=f"s{i}",
+                    account_id=1,
+                    thread_id=tid,
+                    contact_addr="c@x",
+                    state="waiting",
+                    started_at=NOW,
+                )
+            )
+    with store.transaction() as s:
+        if loaded:
+            row = s.scalar(select(Message).where(Message.ref == "r1"))
+            assert row is not None and len(s.identity_map)
+        else:
+            assert not len(s.identity_map)
+        merge_threads(s, keep, others)
+        if loaded:
+            assert row.thread_id == keep
+    with store.reader() as s:
+        assert set(s.scalars(select(Message.thread_id))) == {keep}
+        assert set(s.scalars(select(Control.thread_id))) == {keep}
+        assert set(s.scalars(select(SequenceRow.thread_id))) == {keep}
+        assert list(s.scalars(select(Thread.id))) == [keep]
