@@ -13,6 +13,7 @@ import email.policy
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -45,6 +46,11 @@ from daemon.threads import key_from_headers, link_threads
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 256 * 1024
+# A big first scan commits a few batches at a time: each commit rewrites the
+# index pages it touched into the WAL, and consecutive batches touch the same
+# ones. The cursor is stored in the same transaction, so a crash still resumes
+# exactly after the last commit.
+GROUP_CHANGES = 2000
 BODIES_PER_CYCLE = 500
 
 
@@ -94,15 +100,22 @@ def sync_mail(
     with store.reader() as s:
         cursor = s.scalar(select(Account.cursor).where(Account.id == account_id))
     since = now - lookback
-    for batch in source.fetch_changes(
-        cursor, since=since, header_fields=header_fields(), scope=scope
-    ):
-        with store.transaction() as s:
+    batches = source.fetch_changes(cursor, since=since, header_fields=header_fields(), scope=scope)
+    with ExitStack() as group:
+        s: Session | None = None
+        grouped = 0
+        for batch in batches:
+            if s is None:
+                s = group.enter_context(store.transaction())
             apply_batch(s, account_id, batch, me, now, report)
             s.execute(update(Account).where(Account.id == account_id).values(cursor=batch.cursor))
-        report.batches += 1
-        if progress:
-            progress(batch)
+            report.batches += 1
+            grouped += len(batch.changes)
+            if grouped >= GROUP_CHANGES:
+                group.close()  # commit: these batches and the cursor that covers them
+                s, grouped = None, 0
+            if progress:
+                progress(batch)
     refine_bodies(store, account_id, source, report)
     with store.transaction() as s:
         s.execute(

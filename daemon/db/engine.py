@@ -29,6 +29,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Each checkpoint costs two fsyncs; at the default 1000 pages a 100k-message
+    # first scan waited ~4 s on them. 16 MB of WAL between checkpoints changes
+    # nothing about durability (commits are atomic either way), and the limit
+    # truncates the WAL file back after a checkpoint.
+    cur.execute("PRAGMA wal_autocheckpoint=4000")
+    cur.execute("PRAGMA journal_size_limit=16777216")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
