@@ -15,7 +15,7 @@ from typing import Any
 from connectors.headers import parse_date
 from daemon.classify import decide
 from daemon.classify.body import body_of
-from daemon.classify.evidence import gather
+from daemon.classify.evidence import RARE_HEADERS, gather
 from daemon.classify.message import FieldSplitter, MailView, view_of
 from daemon.classify.model import BounceInfo, Classification, Kind
 
@@ -62,26 +62,8 @@ HEADER_FIELDS: tuple[str, ...] = (
 # The fields a header-only pass (has_body=False) reads: evidence.gather and the
 # rules it feeds, plus ingest's invite check (Content-Type). A unit test records
 # what the classifier really reads and fails when this misses one.
-HEADER_PASS_FIELDS: frozenset[str] = frozenset(
-    {
-        "from",
-        "subject",
-        "content-type",
-        "return-path",
-        "auto-submitted",
-        "x-autoreply",
-        "x-autorespond",
-        "x-autoresponder",
-        "precedence",
-        "x-precedence",
-        "x-qq-holidayreply",
-        "x-apple-action",
-        "x-ms-exchange-inbox-rules-loop",
-        "x-auto-response-suppress",
-        "list-id",
-        "list-unsubscribe",
-        "x-failed-recipients",
-    }
+HEADER_PASS_FIELDS: frozenset[str] = (
+    frozenset({"from", "subject", "content-type", "return-path"}) | RARE_HEADERS
 )
 _HEADER_PASS = FieldSplitter(HEADER_PASS_FIELDS)
 

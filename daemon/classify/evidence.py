@@ -40,7 +40,7 @@ class Evidence:
 
 # Headers whose mere presence can make autoreply/bulk evidence non-empty; without
 # any of them those checks are known to find nothing (see the functions they feed).
-_RARE_HEADERS = frozenset(
+RARE_HEADERS = frozenset(
     {
         "auto-submitted",
         "x-autoreply",
@@ -105,7 +105,7 @@ def gather(view: MailView) -> Evidence:
     # Ordinary mail (replies, colleagues) carries none of these headers, and
     # without them none of the header rules below can fire. Newsletters carry
     # only the list ones: each rule runs only when one of its own headers is there.
-    rare = view.fields.keys() & _RARE_HEADERS
+    rare = view.fields.keys() & RARE_HEADERS
     if rare:
         if "x-failed-recipients" in rare:
             failed = tuple(

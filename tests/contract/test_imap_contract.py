@@ -10,7 +10,7 @@ import pytest
 from connectors.imap import ImapMailbox, Settings, open_mailbox
 from connectors.secrets import SecretSource
 from tests.contract.mail_source_suite import MailSourceContract
-from tests.servers.dovecot import Dovecot, Flavour, MailUser, dovecot_binary, skip_or_fail
+from tests.servers.dovecot import Dovecot, Flavour, MailUser, serve
 
 pytestmark = pytest.mark.dovecot
 
@@ -97,14 +97,8 @@ def _list(user: MailUser) -> list[tuple[object, object, str]]:
 
 @pytest.fixture(scope="module", params=["modern", "legacy", "condstore"])
 def contract_dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
     flavour: Flavour = request.param
-    server = Dovecot(flavour=flavour)
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
+    yield from serve(flavour=flavour)
 
 
 class TestImapMailSource(MailSourceContract):

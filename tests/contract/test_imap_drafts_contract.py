@@ -15,7 +15,7 @@ from connectors.imap.normalize import parse_ref
 from connectors.model import DraftRef
 from connectors.secrets import SecretSource
 from tests.contract.draft_sink_suite import DraftSinkContract
-from tests.servers.dovecot import Dovecot, Flavour, MailUser, dovecot_binary, skip_or_fail
+from tests.servers.dovecot import Dovecot, Flavour, MailUser, serve
 
 pytestmark = pytest.mark.dovecot
 
@@ -72,14 +72,8 @@ class ImapDraftHarness:
 
 @pytest.fixture(scope="module", params=["modern", "legacy"])
 def drafts_dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
     flavour: Flavour = request.param
-    server = Dovecot(flavour=flavour)
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
+    yield from serve(flavour=flavour)
 
 
 class TestImapDraftSink(DraftSinkContract):

@@ -1,4 +1,4 @@
-"""Real servers for the integration suite: Dovecot (two flavours) and a cuttable proxy.
+"""Real servers for the integration suite: Dovecot (two flavours), PostgreSQL, a cuttable proxy.
 
 Servers are session-scoped (starting Dovecot takes ~0.1 s, but there is no
 reason to pay it per test); every test gets its own fresh user, so tests never
@@ -7,37 +7,33 @@ see each other's mail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from connectors.imap import Settings
 from connectors.secrets import SecretSource
-from tests.servers.dovecot import Dovecot, MailUser, dovecot_binary, skip_or_fail
+from daemon.db.engine import Store
+from daemon.db.tables import Base
+from tests.servers.dovecot import Dovecot, MailUser, serve
+from tests.servers.postgres import find_bin, running_postgres
 from tests.servers.tcpproxy import TcpProxy
-
-
-def _start(**kwargs: Any) -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
-    server = Dovecot(**kwargs)  # its own temp dir, removed again by cleanup()
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     """Dovecot as shipped: CONDSTORE, QRESYNC, SPECIAL-USE; TLS on both ports."""
-    yield from _start(tls=True)
+    yield from serve(tls=True)
 
 
 @pytest.fixture(scope="session")
 def legacy_dovecot() -> Iterator[Dovecot]:
     """No CONDSTORE/QRESYNC/SPECIAL-USE, no TLS: the 163.com / old Exchange experience."""
-    yield from _start(flavour="legacy")
+    yield from serve(flavour="legacy")
 
 
 @pytest.fixture
@@ -79,3 +75,31 @@ def proxy_to(request: pytest.FixtureRequest) -> Callable[[Dovecot], TcpProxy]:
         return proxy
 
     return make
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A database on a private PostgreSQL cluster, one cluster per test module."""
+    if find_bin("initdb") is None:
+        if os.environ.get("GHOSTWATCH_REQUIRE_SERVERS"):
+            pytest.fail("PostgreSQL is required but not installed")
+        pytest.skip("PostgreSQL not installed (scripts/test installs it)")
+    with running_postgres() as pg:
+        yield pg.create_database("ghostwatch_test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store on SQLite and on PostgreSQL; PostgreSQL is emptied afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'gw.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = Store(url)
+    yield s
+    if request.param == "postgres":
+        with s.engine.begin() as conn:
+            conn.execute(text("DROP TABLE alembic_version"))
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
+    s.close()

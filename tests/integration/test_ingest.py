@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -15,42 +12,15 @@ from connectors.memory import MemoryMailbox, raw_message
 from connectors.model import ChangeBatch, MailMessage, MessageGone
 from daemon.db.bulk import BulkInsert, reserve_ids
 from daemon.db.engine import Store
-from daemon.db.tables import Base, Control, Message, MessageRef, Thread
+from daemon.db.tables import Control, Message, MessageRef, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
 from daemon.ingest import SyncReport, apply_batch, refine_bodies, sync_mail
 from daemon.threads import merge_threads
-from tests.servers.postgres import find_bin, running_postgres
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ME = "li.na@talentbridge.cn"
 IDENTITY = Identity(own=frozenset({ME}), internal_domains=("talentbridge.cn",))
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if find_bin("initdb") is None:
-        if os.environ.get("GHOSTWATCH_REQUIRE_SERVERS"):
-            pytest.fail("PostgreSQL is required but not installed")
-        pytest.skip("PostgreSQL not installed (scripts/test installs it)")
-    with running_postgres() as pg:
-        yield pg.create_database("ghostwatch_ingest")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gw.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    s = Store(url)
-    yield s
-    if request.param == "postgres":
-        with s.engine.begin() as conn:
-            conn.execute(text("DROP TABLE alembic_version"))
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
-    s.close()
 
 
 def _mailbox(batch_size: int = 3) -> MemoryMailbox:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy import create_engine, text
 
 from daemon.errors import AlreadyRunning
 from daemon.lock import AdvisoryLock, FileLock, acquire
-from tests.servers.postgres import find_bin, running_postgres
 
 
 def test_sqlite_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
@@ -38,16 +36,6 @@ def test_sqlite_lock_file_is_private(tmp_path: Path) -> None:
 def test_in_memory_database_needs_no_lock() -> None:
     acquire("sqlite://").release()
     acquire("sqlite:///:memory:").release()
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if find_bin("initdb") is None:
-        if os.environ.get("GHOSTWATCH_REQUIRE_SERVERS"):
-            pytest.fail("PostgreSQL is required but not installed")
-        pytest.skip("PostgreSQL not installed (scripts/test installs it)")
-    with running_postgres() as pg:
-        yield pg.create_database("ghostwatch_lock")
 
 
 @pytest.mark.postgres

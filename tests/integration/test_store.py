@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Base, Message
-from tests.servers.postgres import find_bin, running_postgres
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if find_bin("initdb") is None:
-        if os.environ.get("GHOSTWATCH_REQUIRE_SERVERS"):
-            pytest.fail("PostgreSQL is required but not installed")
-        pytest.skip("PostgreSQL not installed (scripts/test installs it)")
-    with running_postgres() as pg:
-        yield pg.create_database("ghostwatch_test")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gw.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    s = Store(url)
-    yield s
-    if request.param == "postgres":
-        with s.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-            conn.execute(text("DELETE FROM alembic_version"))
-            conn.execute(text("DROP TABLE alembic_version"))
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
-    s.close()
 
 
 def test_migrations_match_the_models(store: Store) -> None:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from imapclient import IMAPClient
@@ -397,3 +397,15 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def serve(**kwargs: Any) -> Iterator[Dovecot]:
+    """A started Dovecot for a fixture to `yield from`; skips (or fails under CI) without
+    the binary, and removes the server's temp dir afterwards."""
+    if dovecot_binary() is None:
+        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
+    server = Dovecot(**kwargs)
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()

@@ -10,7 +10,7 @@ import pytest
 from connectors.headers import MAX_HEADER_VALUE, clean_text, decode_words, split_header_block
 from daemon import classify
 from daemon.classify import HEADER_PASS_FIELDS, autoreply, bounce, bulk
-from daemon.classify.evidence import _RARE_HEADERS, Evidence, gather
+from daemon.classify.evidence import RARE_HEADERS, Evidence, gather
 from daemon.classify.message import (
     FieldSplitter,
     MailView,
@@ -73,7 +73,7 @@ _EXTRAS = (
     ("Return-Path: <>",),
     ("Return-Path: <bounces+123@mailer.example>",),
     ("Content-Type: multipart/report; report-type=delivery-status; boundary=x",),
-    *((f"{name}: {value}",) for name in sorted(_RARE_HEADERS) for value in ("yes", "bulk", "no")),
+    *((f"{name}: {value}",) for name in sorted(RARE_HEADERS) for value in ("yes", "bulk", "no")),
     ("Precedence: bulk", "List-Unsubscribe: <mailto:u@x>"),
     ("X-Auto-Response-Suppress: All", "X-MS-Exchange-Inbox-Rules-Loop: a@b"),
 )
