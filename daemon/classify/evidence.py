@@ -38,26 +38,6 @@ class Evidence:
         )
 
 
-# Headers whose mere presence can make autoreply/bulk evidence non-empty; without
-# any of them those checks are known to find nothing (see the functions they feed).
-RARE_HEADERS = frozenset(
-    {
-        "auto-submitted",
-        "x-autoreply",
-        "x-autorespond",
-        "x-autoresponder",
-        "precedence",
-        "x-precedence",
-        "x-qq-holidayreply",
-        "x-apple-action",
-        "x-ms-exchange-inbox-rules-loop",
-        "x-auto-response-suppress",
-        "list-id",
-        "list-unsubscribe",
-        "x-failed-recipients",
-    }
-)
-
 # Pure functions of one string that ~100k messages call with few distinct values
 # (senders, subjects of a campaign): bounded caches, same results.
 _subject_bounce = lru_cache(maxsize=MEMO_SIZE)(bounce.bounce_subject)
@@ -93,6 +73,10 @@ _AUTO_HEADER_NAMES = frozenset(
 _WEAK_NAMES = frozenset({"x-auto-response-suppress", "x-ms-exchange-inbox-rules-loop"})
 _LIST_NAMES = frozenset({"list-id", "list-unsubscribe"})
 _PRECEDENCE_NAMES = frozenset({"precedence", "x-precedence"})
+
+# Headers whose mere presence can make autoreply/bulk evidence non-empty; without
+# any of them those checks are known to find nothing (see the functions they feed).
+RARE_HEADERS = _AUTO_HEADER_NAMES | _WEAK_NAMES | _LIST_NAMES | {"x-failed-recipients"}
 
 
 def gather(view: MailView) -> Evidence:
