@@ -310,7 +310,8 @@ def _parse_slow(parts: RawFetch) -> tuple[int | None, Row]:
     text = head[0] if isinstance(head, tuple) else head
     mo = _FETCH_LINE.match(text)
     if mo is None:
-        raise imaplib.IMAP4.error(f"unparsable FETCH response: {text[:80]!r}")
+        # No excerpt: the line may carry header text, and this ends up in the log.
+        raise imaplib.IMAP4.error("unparsable FETCH response (not '* <n> FETCH (')")
     # imaplib hands imapclient "<seq> (items..." without the "* " and the "FETCH".
     line = mo.group(1) + b" " + text[mo.end() - 1 :]
     fixed: list[Any] = [(line, head[1]) if isinstance(head, tuple) else line, *parts[1:]]

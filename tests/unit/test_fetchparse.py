@@ -274,3 +274,16 @@ def _response(draw: st.DrawFn) -> bytes:
 def test_generated_responses_agree_with_imapclient(raw: bytes) -> None:
     _, rows, _, _ = ours(raw)
     assert_same(rows, reference(raw))
+
+
+def test_a_parse_error_carries_no_header_text() -> None:
+    # The error becomes a log line ("skipping folder ..."): no subject or address in it.
+    raw = (
+        b'* 1 FETCH (UID 1 BODY[HEADER] "Subject: secret offer" FLAGS (\\Seen)\r\n'
+        + TAG
+        + b" OK done\r\n"
+    )
+    _, _, fetches, _ = read_tagged(fake_imap(raw), TAG)
+    with pytest.raises(imaplib.IMAP4.error) as caught:
+        parse_fetches(fetches)
+    assert "secret" not in str(caught.value)
