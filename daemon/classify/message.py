@@ -21,6 +21,7 @@ from connectors.headers import (
     decode_words,
     split_header_block,
 )
+from connectors.headers import FieldSplitter as HeaderFieldSplitter
 
 # Entries per memo of a pure per-header function. Small on purpose: the hits come
 # from values a mailbox repeats all the time (newsletter senders, colleagues, a
@@ -112,83 +113,24 @@ def view_of(message: bytes | bytearray | memoryview | str | email.message.Messag
 
 
 class FieldSplitter:
-    """`split_header_block` restricted to some fields, without building the others.
+    """Views holding only some header fields: enough for the header-only pass.
 
-    Ingest splits ~100k header blocks only to read a handful of fields; stepping
-    through every other field costs more than finding the few. One regex pass over
-    the block finds the wanted fields and stops at any line that is neither a
-    well-formed field nor a continuation of one; such blocks, and blocks that are
-    not plain UTF-8 or too long for the uncapped path, go to `split_header_block`
-    itself. The same scheme as `connectors.headers.parse_header_block`; a unit
-    test compares both on generated and odd blocks.
+    The splitting itself is `connectors.headers.FieldSplitter` (one regex pass
+    over the fields asked for), shared with the connector's own header parsing.
     """
 
     def __init__(self, names: Iterable[str]) -> None:
-        self.names = frozenset(n.lower() for n in names)
-        # ASCII-only case folding: under Unicode rules "ſubject" would pass for "subject".
-        # The last branch is an empty match at a line that is no field and no continuation.
-        self._pattern = re.compile(
-            r"\n(?:((?ai:"
-            + "|".join(map(re.escape, sorted(self.names)))
-            + r")):(.*(?:\n[ \t].*)*)|(?![ \t]|[!-9;-~]+:))"
-        )
+        self._splitter = HeaderFieldSplitter(names)
+        self.names = self._splitter.names
 
     def split(self, raw: bytes) -> dict[str, list[str]]:
         """`split_header_block(raw)` with only the wanted names, in the same order."""
-        found = self._fast(raw)
-        if found is None:
-            names = self.names
-            found = {k: v for k, v in split_header_block(raw).items() if k in names}
-        return found
+        return self._splitter.split(raw)
 
     def view(self, raw: bytes) -> MailView:
         """`view_of(raw)` holding only the wanted fields (header blocks up to MAX_RAW)."""
         raw = bytes(raw[:MAX_RAW])
         return MailView(fields=self.split(raw), raw=raw, only=self.names)
-
-    def _fast(self, raw: bytes) -> dict[str, list[str]] | None:
-        block = _header_bytes(raw)
-        if block.isascii():
-            text = block.decode("ascii")
-        elif len(block) < MAX_HEADER_VALUE:
-            # Valid UTF-8 decoded whole equals decoding each field on its own.
-            try:
-                text = block.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        else:
-            return None
-        if len(text) >= MAX_HEADER_VALUE:
-            return None  # the per-field cap could apply: the general path knows it
-        ws = _ASCII_WS
-        fields: dict[str, list[str]] = {}
-        for name, value in self._pattern.findall("\n" + text):
-            if not name:
-                return None
-            key = name.lower()
-            if "\n" in value:
-                value = " ".join([line.strip(ws) for line in value.split("\n")])
-            else:
-                value = value.strip(ws)
-            known = fields.get(key)
-            if known is None:
-                fields[key] = [value]
-            else:
-                known.append(value)
-        return fields
-
-
-_ASCII_WS = " \t\n\r\x0b\x0c"  # what bytes.strip() strips, as split_header_block strips
-
-
-def _header_bytes(raw: bytes) -> bytes:
-    """The header block as split_header_block takes it: up to the first empty line."""
-    crlf = raw.find(b"\r\n\r\n")
-    # An LF LF ahead of the first CRLF CRLF lies wholly before it.
-    lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
-    if lf >= 0:
-        return raw[:lf]
-    return raw[:crlf] if crlf >= 0 else raw
 
 
 def _fields_of_message(msg: email.message.Message) -> dict[str, list[str]]:
