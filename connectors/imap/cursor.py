@@ -96,17 +96,15 @@ class CompactUids(AbstractSet[int]):
         if not fresh:
             return self
         top = self._top()
-        if top is None or fresh[0] > top:
-            tail = compact(fresh)
-            if top is not None and fresh[0] == top + 1:
-                head, _, last = self._text.rpartition(",")
-                low = last.partition(":")[0]
-                first_end = tail.split(",", 1)
-                merged = f"{low}:{first_end[0].rpartition(':')[2]}"
-                rest = f",{first_end[1]}" if len(first_end) > 1 else ""
-                return CompactUids(f"{head},{merged}{rest}" if head else f"{merged}{rest}")
-            return CompactUids(f"{self._text},{tail}" if self._text else tail)
-        return CompactUids(compact([*self, *fresh]))
+        if top is not None and fresh[0] <= top:
+            return CompactUids(compact([*self, *fresh]))  # rare: not above the known ones
+        parts = [p for p in self._text.split(",") if p]
+        tail = compact(fresh).split(",")
+        if top is not None and fresh[0] == top + 1:
+            # The first new range continues the last known one: "1:5" + "6:8" -> "1:8".
+            low = parts.pop().partition(":")[0]
+            tail[0] = f"{low}:{tail[0].rpartition(':')[2]}"
+        return CompactUids(",".join(parts + tail))
 
     def _top(self) -> int | None:
         last = self._text.rpartition(",")[2]

@@ -85,7 +85,7 @@ def _quiet(wire: Wire, folder: Folder, state: FolderState) -> bool:
         return not wire.poll_watched()
     items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES", "HIGHESTMODSEQ"]
     st = wire.status(folder.name, items)
-    quiet = _matches(st.get("UIDVALIDITY"), st.get("MESSAGES"), st, state)
+    quiet = _matches(st, "MESSAGES", state)
     if quiet and folder.role is FolderRole.INBOX:
         _leave(wire, folder, state)  # one EXAMINE now, NOOPs from the next cycle on
     return quiet
@@ -97,18 +97,17 @@ def _leave(wire: Wire, folder: Folder, state: FolderState) -> None:
     matches the cursor (a change during this cycle shows up as a mismatch)."""
     if folder.role is FolderRole.INBOX and state.since is None:
         sel = wire.examine(folder.name)
-        if _matches(sel.get("UIDVALIDITY"), sel.get("EXISTS"), sel, state):
+        if _matches(sel, "EXISTS", state):
             wire.watch(folder.name)
             return
     wire.unselect()
 
 
-def _matches(
-    uidvalidity: int | None, count: int | None, seen: dict[str, int], state: FolderState
-) -> bool:
+def _matches(seen: dict[str, int], count_key: str, state: FolderState) -> bool:
+    """STATUS (count in MESSAGES) or EXAMINE (count in EXISTS) values equal the cursor's."""
     return (
-        uidvalidity == state.uidvalidity
-        and count == len(state.uids)
+        seen.get("UIDVALIDITY") == state.uidvalidity
+        and seen.get(count_key) == len(state.uids)
         and seen.get("UIDNEXT") == state.uidnext
         and seen.get("HIGHESTMODSEQ") == state.modseq
     )
