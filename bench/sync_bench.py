@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.command_bench import main_commands
 from bench.generate import DAYS, INTERNAL_DOMAIN, NOW, OWN_ADDR, Summary, generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -466,6 +467,8 @@ def main_parent(args: argparse.Namespace) -> int:
         log(f"Dovecot {version} on 127.0.0.1:{server.port}, work dir {workdir}")
         n = args.messages
         sizes = sorted({1000, 10_000, n, *([args.profile_messages] if args.profile else [])})
+        if args.commands_only:
+            sizes = [n]
         users: dict[int, Any] = {}
         summaries: dict[int, Summary] = {}
         for size in sizes:
@@ -474,6 +477,10 @@ def main_parent(args: argparse.Namespace) -> int:
         def job(size: int, **extra: Any) -> dict[str, Any]:
             return {"port": server.port, "user": users[size].name, "password": PASSWORD, **extra}
 
+        if args.commands_only:
+            main_commands(args, server, users[n], workdir, log)
+            log("done")
+            return 0
         results: dict[str, Any] = {}
         for size in (size for size in (1000, 10_000) if size != n):
             db = workdir / f"db-{size}" / "gw.db"
@@ -495,6 +502,7 @@ def main_parent(args: argparse.Namespace) -> int:
         loads = (load_before, os.getloadavg()[0])
         elapsed = time.perf_counter() - started
         print_report(args, summaries, results, raw, before, sync, after, version, elapsed, loads)
+        main_commands(args, server, users[n], workdir, log)
         if args.profile:
             size = args.profile_messages
             log(f"{size:,}: first sync under cProfile (fresh database)")
@@ -644,6 +652,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (mailboxes, dbs)")
     parser.add_argument("--workdir", help="where to put Dovecot, mailboxes and databases")
+    parser.add_argument(
+        "--commands-only",
+        action="store_true",
+        help="only the whole-command figures (bench/command_bench.py) on the --messages mailbox",
+    )
+    parser.add_argument("--tree", help="run the ghostwatch commands from this checkout")
     parser.add_argument("--child", nargs=2, metavar=("PHASE", "JOB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -653,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         phase, job = args.child
         print(RESULT + json.dumps(CHILDREN[phase](json.loads(job))), flush=True)
         return 0
-    if args.messages < 1000:
+    if args.messages < 1000 and not args.commands_only:
         parser.error("--messages must be at least 1000")
     return main_parent(args)
 

@@ -1,0 +1,282 @@
+"""Whole-command benchmark: `ghostwatch` as the user runs it, timed from process start to exit.
+
+`bench/run` times the sync phase inside one process; this times the commands
+as subprocesses (interpreter start, imports, config, database creation or
+schema check, login, sync, every classification, exit) on the same private
+Dovecot and generated mailbox, and prints figures and ratios measured in one run:
+
+- first `ghostwatch sync` into a fresh database against a warm imapclient FETCH
+  of the same header fields (the reference phase of sync_bench, in its own
+  process, timed around the FETCH only): target >= 0.8x its throughput;
+- a quiet `ghostwatch sync` (nothing changed on the server) against a quiet
+  re-sync by `mbsync` (isync) of the same mailbox: target <= 1.5x;
+- `ghostwatch --help` < 0.15 s, `status` < 0.25 s on an empty and on the
+  synced database.
+
+Repeated measurements report the median; the machine is shared, so the load
+average is printed with the figures. Like sync_bench it exits 0 whatever the
+figures are. `--tree PATH` runs the commands of another checkout (before/after).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.generate import INTERNAL_DOMAIN, NOW, OWN_ADDR
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD_ENV = "GW_BENCH_PASSWORD"
+REPEATS = 5
+
+TARGET_FIRST_RATIO = 0.8
+TARGET_QUIET_VS_MBSYNC = 1.5
+TARGET_HELP_S = 0.15
+TARGET_STATUS_S = 0.25
+
+_CONFIG = """\
+[daemon]
+database = "sqlite:///{db}"
+lookback = "{lookback_days}d"
+
+[policy]
+timezone = "UTC"
+internal_domains = ["{internal}"]
+
+[[accounts]]
+name = "bench"
+address = "{own}"
+
+[accounts.mail]
+type = "imap"
+host = "127.0.0.1"
+port = {port}
+security = "plain"
+username = "{user}"
+password_env = "{password_env}"
+timeout = 300.0
+"""
+
+_MBSYNC = """\
+IMAPAccount bench
+Host 127.0.0.1
+Port {port}
+User {user}
+Pass {password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+Sync Pull
+SyncState *
+"""
+
+
+@dataclass
+class Commands:
+    """How to start `ghostwatch` from a given checkout, with the bench config."""
+
+    tree: Path
+    config: Path
+    password: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = dict(os.environ, PYTHONPATH=str(self.tree), **{PASSWORD_ENV: self.password})
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def argv(self, *args: str) -> list[str]:
+        # What the `ghostwatch` console script does, from this tree.
+        entry = "import sys; from daemon.cli import main; sys.exit(main())"
+        return [sys.executable, "-c", entry, "--config", str(self.config), *args]
+
+    def time(self, *args: str, now: bool = True) -> tuple[float, str]:
+        """Wall time of one run, start to exit; raises when it fails."""
+        argv = self.argv(*(("--now", NOW.isoformat()) if now else ()), *args)
+        t0 = time.perf_counter()
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"ghostwatch {' '.join(args)} exited {done.returncode}:\n"
+                               f"{done.stderr[-2000:]}")  # fmt: skip
+        return seconds, done.stdout + done.stderr
+
+    def median(self, *args: str, repeats: int = REPEATS) -> tuple[float, list[float]]:
+        self.time(*args)  # untimed: the first run pays for cold file caches and .pyc writes
+        times = [self.time(*args)[0] for _ in range(repeats)]
+        return statistics.median(times), times
+
+
+def write_config(path: Path, db: Path, port: int, user: str, lookback_days: int) -> Path:
+    path.write_text(
+        _CONFIG.format(
+            db=db, port=port, user=user, own=OWN_ADDR, internal=INTERNAL_DOMAIN,
+            password_env=PASSWORD_ENV, lookback_days=lookback_days,
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    return path
+
+
+def mbsync_quiet(workdir: Path, port: int, user: str, password: str) -> dict[str, Any] | None:
+    """A full mbsync pull (untimed), then the median of quiet re-syncs of the same mailbox."""
+    binary = shutil.which("mbsync")
+    if binary is None:
+        return None
+    local = workdir / "mbsync-maildir"
+    local.mkdir(parents=True, exist_ok=True)
+    rc = workdir / "mbsyncrc"
+    rc.write_text(_MBSYNC.format(port=port, user=user, password=password, local=local))
+    rc.chmod(0o600)
+    argv = [binary, "-c", str(rc), "-q", "bench"]
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    full = time.perf_counter() - t0
+    times = []
+    for _ in range(REPEATS + 1):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    times = times[1:]
+    return {"full": full, "median": statistics.median(times), "times": times}
+
+
+def run_commands(
+    server: Any, user: Any, workdir: Path, lookback_days: int, tree: Path,
+    fetch_ref: dict[str, Any], log: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """Every whole-command phase on one mailbox; returns the raw figures."""
+    from tests.servers.dovecot import PASSWORD
+
+    out: dict[str, Any] = {"tree": str(tree), "reference": fetch_ref}
+    root = workdir / "commands"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    empty = Commands(
+        tree, write_config(root / "empty.toml", root / "empty.db", server.port, user.name,
+                           lookback_days), PASSWORD,
+    )  # fmt: skip
+    big = Commands(
+        tree, write_config(root / "big.toml", root / "big.db", server.port, user.name,
+                           lookback_days), PASSWORD,
+    )  # fmt: skip
+    log("commands: --help")
+    out["help"] = empty.median("--help")
+    log("commands: status on an empty database")
+    out["status_empty"] = empty.median("status")
+    log("commands: first sync into a fresh database")
+    seconds, text = big.time("sync")
+    out["first_sync"] = {"seconds": seconds, "output": text.strip().splitlines()[-3:]}
+    log(f"commands: first sync took {seconds:.1f}s; the next sync")
+    out["second_sync"] = big.time("sync")[0]
+    log("commands: quiet sync")
+    out["quiet_sync"] = big.median("sync")
+    log("commands: status on the synced database")
+    out["status_big"] = big.median("status", repeats=3)
+    log("commands: mbsync")
+    out["mbsync"] = mbsync_quiet(root, server.port, user.name, PASSWORD)
+    out["load"] = os.getloadavg()[0]
+    return out
+
+
+def _fmt_times(times: list[float]) -> str:
+    return " ".join(f"{t:.2f}" for t in times)
+
+
+def report_lines(res: dict[str, Any]) -> list[str]:
+    ref = res["reference"]
+    ref_rate = ref["messages"] / ref["seconds"]
+    first = res["first_sync"]["seconds"]
+    first_rate = ref["messages"] / first
+    ratio = first_rate / ref_rate
+    quiet, quiet_times = res["quiet_sync"]
+    help_s, help_times = res["help"]
+    st_empty, st_empty_times = res["status_empty"]
+    st_big, st_big_times = res["status_big"]
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    rows: list[tuple[str, str, str, str]] = [
+        ("reference: warm imapclient FETCH of the same fields (mean of 2)",
+         f"{ref_rate:,.0f} msg/s ({ref['messages']:,} in {ref['seconds']:.1f}s; "
+         + " / ".join(f"{t:.1f}s" for t in ref.get("both", ())) + ")", "", ""),
+        ("first `ghostwatch sync`, whole command, fresh database",
+         f"{first_rate:,.0f} msg/s ({first:.1f}s)", "", ""),
+        ("  ratio first sync / reference", f"{ratio:.2f}", f">= {TARGET_FIRST_RATIO}",
+         verdict(ratio >= TARGET_FIRST_RATIO)),
+        ("the sync right after it", f"{res['second_sync']:.2f}s", "", ""),
+        (f"quiet `ghostwatch sync` (median of {len(quiet_times)})",
+         f"{quiet:.2f}s ({_fmt_times(quiet_times)})", "", ""),
+    ]  # fmt: skip
+    mb = res["mbsync"]
+    if mb is None:
+        rows.append(("quiet `mbsync` re-sync", "mbsync not installed (Debian: isync)", "", ""))
+    else:
+        q_ratio = quiet / mb["median"]
+        rows += [
+            (f"quiet `mbsync` re-sync (median of {len(mb['times'])})",
+             f"{mb['median']:.2f}s ({_fmt_times(mb['times'])}); full pull {mb['full']:.1f}s",
+             "", ""),
+            ("  ratio quiet sync / mbsync", f"{q_ratio:.2f}", f"<= {TARGET_QUIET_VS_MBSYNC}",
+             verdict(q_ratio <= TARGET_QUIET_VS_MBSYNC)),
+        ]  # fmt: skip
+    rows += [
+        (f"`ghostwatch --help` (median of {len(help_times)})",
+         f"{help_s:.3f}s ({_fmt_times(help_times)})", f"< {TARGET_HELP_S}",
+         verdict(help_s < TARGET_HELP_S)),
+        (f"`status`, empty database (median of {len(st_empty_times)})",
+         f"{st_empty:.3f}s ({_fmt_times(st_empty_times)})", f"< {TARGET_STATUS_S}",
+         verdict(st_empty < TARGET_STATUS_S)),
+        (f"`status`, synced database (median of {len(st_big_times)})",
+         f"{st_big:.3f}s ({_fmt_times(st_big_times)})", f"< {TARGET_STATUS_S}",
+         verdict(st_big < TARGET_STATUS_S)),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows) + 2
+    vwidth = max(len(r[1]) for r in rows) + 2
+    lines = [f"whole commands (subprocesses, start to exit), tree {res['tree']}; "
+             f"load average {res['load']:.1f} at the end"]  # fmt: skip
+    lines.append(f"{'figure':<{width}}{'measured':<{vwidth}}{'target':<11}result")
+    lines += [f"{a:<{width}}{b:<{vwidth}}{c:<11}{d}" for a, b, c, d in rows]
+    lines.append("first sync said: " + " | ".join(res["first_sync"]["output"]))
+    return lines
+
+
+def main_commands(args: Any, server: Any, user: Any, workdir: Path, log: Any) -> dict[str, Any]:
+    """The reference FETCH (a sync_bench child), then the commands; prints the table."""
+    from bench.sync_bench import LOOKBACK, run_child
+    from tests.servers.dovecot import PASSWORD
+
+    job = {"port": server.port, "user": user.name, "password": PASSWORD, "chunk": args.chunk}
+    log("commands: reference FETCH through imapclient")
+    before = run_child("fetch", **job, parse=True)
+    res = run_commands(server, user, workdir, LOOKBACK.days, Path(args.tree or REPO), before, log)
+    log("commands: reference FETCH again (after)")
+    after = run_child("fetch", **job, parse=True)
+    res["reference"] = {
+        "messages": before["messages"],
+        "seconds": (before["seconds"] + after["seconds"]) / 2,
+        "both": (before["seconds"], after["seconds"]),
+    }
+    print()
+    print("\n".join(report_lines(res)))
+    return res
