@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.errors import ConnectorError
-from daemon import commands
-from daemon.config import ConfigError, default_config_path
 from daemon.errors import GhostwatchError, UsageError
 from daemon.logsetup import setup as setup_logging
 
@@ -74,31 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "init": commands.cmd_init,
-    "check": commands.cmd_check,
-    "sync": commands.cmd_sync,
-    "once": commands.cmd_once,
-    "run": commands.cmd_run,
-    "status": commands.cmd_status,
-    "explain": commands.cmd_explain,
-    "stop": commands.cmd_stop,
-    "resume": commands.cmd_resume,
-    "classify": commands.cmd_classify,
-    "report": commands.cmd_report,
-    "demo": commands.cmd_demo,
-}
+def handler(command: str) -> Callable[[argparse.Namespace], int]:
+    """The command's function. Imported only now, and each command imports only what it
+    uses, so `--help` and `status` do not pay for SQLAlchemy, Alembic or the connectors."""
+    from daemon import commands
+
+    fn: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{command}")
+    return fn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help exits here, before anything heavy is imported
+    from daemon.config import ConfigError, default_config_path
+
     setup_logging(args.verbose)
     try:
         args.now = parse_now(args.now)
         if args.config is None:
             args.config = default_config_path()
-        return HANDLERS[args.command](args)
+        return handler(args.command)(args)
     except ConfigError as exc:
         print(f"ghostwatch: the config {exc.source} has problems:\n{exc}", file=sys.stderr)
         return 1

@@ -8,24 +8,18 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-
-import connectors
-from connectors.errors import ConnectorError
-from daemon import classify
-from daemon.app import App, mailbox, open_app
-from daemon.config import AccountConfig, Config, example_config_text, load_config
-from daemon.cycle import calendar_of, run_cycle, sync_account
-from daemon.db.tables import Account, Control, Message, Thread
-from daemon.db.tables import Sequence as SequenceRow
-from daemon.decide import Decision, account_id, decide, evaluate, to_view
+from daemon.config import load_config
 from daemon.errors import GhostwatchError, NotFound, UsageError
-from daemon.outbox import drafts_of
-from daemon.present import print_draft, print_explain, print_json, print_status, status_json
-from daemon.render import check_templates
-from daemon.timeline import dedupe
+
+# Each command imports what it uses inside its function: `status` must not pay for
+# the connectors, Jinja or Alembic, and `--help` for none of it (issue 11).
+if TYPE_CHECKING:
+    from daemon.app import App
+    from daemon.config import AccountConfig, Config
+    from daemon.decide import Decision
 
 log = logging.getLogger("ghostwatch")
 
@@ -38,10 +32,14 @@ def now_of(args: argparse.Namespace, config: Config) -> datetime:
 
 
 def _app(args: argparse.Namespace) -> App:
+    from daemon.app import open_app
+
     return open_app(load_config(args.config))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from daemon.config import example_config_text
+
     path: Path = (args.path or args.config).expanduser()
     if path.exists():
         raise GhostwatchError(
@@ -57,6 +55,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from connectors.errors import ConnectorError
+    from daemon.app import mailbox, open_app
+    from daemon.render import check_templates
+
     config = load_config(args.config)
     problems: list[str] = []
     print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
@@ -102,6 +104,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_calendar(account: AccountConfig) -> list[str]:
+    import connectors
+    from connectors.errors import ConnectorError
+    from daemon.cycle import calendar_of
+
     kind = account.calendar.type if account.calendar else "none"
     if kind not in connectors.CALENDAR_CONNECTORS:
         print(f"  calendar {kind}: not available in this version (mail keeps working)")
@@ -127,6 +133,8 @@ def mask_url(url: str) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from daemon.accountsync import sync_account
+
     app = _app(args)
     now = now_of(args, app.config)
     for account in app.accounts(args.account):
@@ -135,6 +143,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
+    from daemon.cycle import run_cycle
+    from daemon.present import print_draft
+
     app = _app(args)
     now = now_of(args, app.config)
     tz = ZoneInfo(app.config.policy.timezone)
@@ -182,6 +193,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def all_decisions(app: App, now: datetime) -> list[Decision]:
+    from sqlalchemy import select
+
+    from daemon.db.tables import Message
+    from daemon.decide import account_id, evaluate
+
     out: list[Decision] = []
     with app.store.reader() as s:
         for account in app.accounts():
@@ -200,6 +216,8 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from daemon.present import print_json, print_status, status_json
+
     app = _app(args)
     now = now_of(args, app.config)
     decisions = [
@@ -214,6 +232,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:
+    from sqlalchemy import select
+
+    from daemon.db.tables import Account
+    from daemon.db.tables import Sequence as SequenceRow
+
     if now is not None and "@" in target:
         found = [d for d in all_decisions(app, now) if d.facts.contact == target.strip().lower()]
         if found:
@@ -235,6 +258,14 @@ def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[st
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from daemon.db.tables import Message
+    from daemon.decide import evaluate, to_view
+    from daemon.outbox import drafts_of
+    from daemon.present import print_explain
+    from daemon.timeline import dedupe
+
     app = _app(args)
     now = now_of(args, app.config)
     name, tid = _find_thread(app, args.target, now)
@@ -251,6 +282,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _control(args: argparse.Namespace, action: str) -> int:
+    from sqlalchemy import update
+
+    from daemon.db.tables import Control, Thread
+    from daemon.decide import account_id, decide
+
     app = _app(args)
     now = now_of(args, app.config)
     name, tid = _find_thread(app, args.target)
@@ -272,6 +308,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from daemon import classify
+
     status = 0
     for path in args.files:
         try:
@@ -286,7 +324,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from daemon import report
+    from daemon.db.tables import Account
+    from daemon.db.tables import Sequence as SequenceRow
 
     app = _app(args)
     since = None

@@ -53,6 +53,8 @@ from daemon.tracker.policy import (
     RuleMatch,
     Unit,
     clean_detail,
+    holiday_countries,
+    holiday_subdivisions,
     parse_duration,
 )
 
@@ -410,26 +412,19 @@ def _timezone(value: object) -> str:
     return name
 
 
-@functools.cache
-def _holiday_countries() -> dict[str, frozenset[str]]:
-    import holidays  # imported lazily: it loads hundreds of country modules
-
-    return {c: frozenset(s) for c, s in holidays.list_supported_countries().items()}
-
-
 def _holidays(value: object) -> str:
     """ "CN", "none", or a country with a subdivision such as "US-CA"."""
     code = nonempty_str(value)
     if code.lower() == "none":
         return "none"
     country, _, subdiv = code.upper().partition("-")
-    known = _holiday_countries()
-    if country in known and (not subdiv or subdiv in known[country]):
+    known = holiday_countries()
+    if country in known and (not subdiv or subdiv in holiday_subdivisions(country)):
         return f"{country}-{subdiv}" if subdiv else country
     if country in known:
         raise Invalid(
             f"{describe(value)}: {country} has no subdivision {subdiv!r}; "
-            f"{suggest(subdiv, known[country])}"
+            f"{suggest(subdiv, holiday_subdivisions(country))}"
         )
     close = suggest(country, known)
     hint = f"; {close}" if close.startswith("did you mean") else ""

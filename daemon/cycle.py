@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, DraftSink, MailSource
+from connectors.base import CalendarSource, DraftSink
 from connectors.model import CalendarEvent
+from daemon.accountsync import sync_account, sync_with, synced
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
 from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calendar
@@ -23,7 +24,7 @@ from daemon.config import AccountConfig
 from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, account_id, decide, evaluate
-from daemon.ingest import SyncReport, sync_mail
+from daemon.ingest import SyncReport
 from daemon.outbox import (
     Author,
     OutboxReport,
@@ -33,7 +34,6 @@ from daemon.outbox import (
     withdraw_ended,
     write_due,
 )
-from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 
 log = logging.getLogger(__name__)
@@ -93,40 +93,6 @@ def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
             sink.close()
 
 
-def _sync(
-    app: App, account: AccountConfig, source: MailSource, now: datetime, **kw: object
-) -> SyncReport:
-    return sync_mail(
-        app.store,
-        account.name,
-        account.address,
-        source,
-        app.policy(account).identity,
-        now,
-        app.config.daemon.lookback,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def sync_account(
-    app: App, account: AccountConfig, now: datetime, *, show_progress: bool = True
-) -> SyncReport:
-    with mailbox(account) as source:
-        return _synced(app, account, source, now, show_progress)
-
-
-def _synced(
-    app: App, account: AccountConfig, source: MailSource, now: datetime, show_progress: bool
-) -> SyncReport:
-    with Progress(f"sync {account.name}", enabled=show_progress) as progress:
-        report = _sync(app, account, source, now, progress=progress.update)
-    log.info(
-        "[%s] synced: %d new, %d gone, %d retagged, %d skipped, %d bodies classified",
-        account.name, report.new, report.gone, report.retagged, report.skipped, report.bodies,
-    )  # fmt: skip
-    return report
-
-
 def author_of(app: App, account: AccountConfig) -> Author:
     return Author(
         address=account.address,
@@ -154,7 +120,7 @@ def run_cycle(
         calendar_of(account) as cal,
         contextlib.ExitStack() as others,
     ):
-        report.sync = _synced(app, account, source, now, show_progress)
+        report.sync = synced(app, account, source, now, show_progress)
         with app.store.reader() as s:
             acct = account_id(s, account.name)
         assert acct is not None  # sync created it
@@ -201,7 +167,7 @@ def run_cycle(
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
-            _sync(app, account, source, now, scope="inbound")
+            sync_with(app, account, source, now, scope="inbound")
             with app.store.reader() as s:
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)

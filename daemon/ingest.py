@@ -17,14 +17,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
 from connectors.headers import ALWAYS_KEEP, split_header_block
-from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import (
     ChangeBatch,
     FolderRole,
@@ -42,6 +41,9 @@ from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
 from daemon.threads import key_from_headers, link_threads
+
+if TYPE_CHECKING:
+    from connectors.ical import ImipReply
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +232,9 @@ def _looks_like_invite_answer(msg: MailMessage, fields: dict[str, list[str]]) ->
 
 def invite_answers(raw: bytes) -> list[ImipReply]:
     """The iMIP REPLY answers carried by a mail's text/calendar parts."""
+    # Imported here: icalendar is only needed for the rare invitation answer.
+    from connectors.ical import parse_imip_reply
+
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except (ValueError, TypeError, IndexError):

@@ -27,8 +27,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_lib
-
 
 class Unit(enum.StrEnum):
     BUSINESS_DAYS = "bd"
@@ -150,19 +148,40 @@ def _parse_holiday_code(code: str) -> tuple[str, str | None] | None:
         return None
     country, _, subdiv = raw.partition("-")
     country, subdiv = country.upper(), (subdiv.upper() or None)
-    supported = holidays_lib.list_supported_countries()
-    if country not in supported:
+    if country not in holiday_countries():
         raise ValueError(
             f"holidays = {code!r} is not a known holiday calendar; use 'CN' (mainland China, "
             "the default), 'none' (only Saturday and Sunday off) or a country code such as "
             "'DE' or 'US-CA' (country-subdivision)"
         )
-    if subdiv is not None and subdiv not in supported[country]:
-        known = ", ".join(supported[country][:12]) or "none"
+    if subdiv is not None and subdiv not in holiday_subdivisions(country):
+        known = ", ".join(holiday_subdivisions(country)[:12]) or "none"
         raise ValueError(
             f"holidays = {code!r}: {country} has no subdivision {subdiv!r} (known: {known}...)"
         )
     return country, subdiv
+
+
+@functools.cache
+def holiday_countries() -> dict[str, str]:
+    """Country code (aliases too) -> the holidays class, from the package's registry.
+
+    holidays.list_supported_countries() imports every country module (~40 ms,
+    paid by every command that loads the config); the registry is a plain dict,
+    and the class of the one country in use is imported when its days are needed.
+    """
+    from holidays.registry import COUNTRIES, EntityLoader
+
+    codes = set(EntityLoader.get_country_codes())
+    return {code: names[0] for names in COUNTRIES.values() for code in names[1:] if code in codes}
+
+
+@functools.cache
+def holiday_subdivisions(country: str) -> tuple[str, ...]:
+    """The subdivision codes of one known country (imports only that country's module)."""
+    import holidays
+
+    return tuple(getattr(holidays, holiday_countries()[country]).subdivisions)
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,6 +191,8 @@ def _year_table(country: str | None, subdiv: str | None, year: int) -> _YearTabl
     if country is None:
         off = {d: "weekend" for d in days if d.weekday() >= 5}
         return _YearTable(MappingProxyType(off), frozenset())
+    import holidays as holidays_lib  # only here: the package costs ~30 ms to import
+
     table = holidays_lib.country_holidays(country, subdiv=subdiv, years=year)
     if "en_US" in (table.supported_languages or ()):
         # Traces are English; the library's default for CN would be Chinese names.

@@ -25,6 +25,36 @@ def test_migrate_twice_is_harmless(store: Store) -> None:
     Store(store.url).close()
 
 
+def test_head_revision_read_from_the_files_is_alembics(store: Store) -> None:
+    from alembic.script import ScriptDirectory
+
+    from daemon.db.engine import alembic_config
+    from daemon.db.schema_version import head_revisions, is_current
+
+    script = ScriptDirectory.from_config(alembic_config(store.engine))
+    assert head_revisions() == frozenset(script.get_heads())
+    assert is_current(store.engine)
+
+
+def test_a_database_behind_the_head_is_still_migrated(store: Store) -> None:
+    """The cheap "is it current?" check must send an old schema on to Alembic."""
+    from alembic import command
+
+    from daemon.db.engine import alembic_config
+    from daemon.db.schema_version import head_revisions, is_current
+
+    with store.engine.begin() as conn:
+        cfg = alembic_config(store.engine)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert not is_current(store.engine)
+    Store(store.url).close()
+    with store.engine.connect() as conn:
+        versions = {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    assert versions == set(head_revisions())
+    assert is_current(store.engine)
+
+
 def test_times_come_back_timezone_aware_and_equal(store: Store) -> None:
     sent = datetime(2026, 10, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))
     with store.transaction() as s:
