@@ -235,7 +235,7 @@ def child_sync(job: dict[str, Any]) -> dict[str, Any]:
 def child_nochange(job: dict[str, Any]) -> dict[str, Any]:
     """The sync right after the first one, then settled no-change syncs.
 
-    The first sync reads at most BODIES_PER_CYCLE suspected bounce/auto-reply
+    The first sync used to read at most 500 suspected bounce/auto-reply
     bodies, so the next few cycles still have body work left; those are run and
     reported first. The no-change figure is taken once nothing at all is left.
     """

@@ -64,6 +64,16 @@ class CalendarFacts:
     entries: list[EntryView]
     answers: list[InviteAnswer]
     away: tuple[Away, ...] = ()
+    bounces: list[_Bounce] | None = None  # the account's bounces, read once when first needed
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounce:
+    thread_id: int | None
+    sent_at: datetime | None
+    sender: str | None
+    named: frozenset[str]  # the recipients it reports, lower-cased
+    view: MsgView
 
 
 @dataclass(slots=True)
@@ -224,7 +234,7 @@ def _decide_thread(
     if tf is None:
         return []
     contacts = {tf.contact, *tf.aliases}
-    elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
+    elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid, cal)
     by_ref = {m.ref: m for m in messages}
     events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
@@ -259,23 +269,46 @@ def _decide_thread(
 
 
 def _elsewhere(
-    s: Session, acct: int, contacts: set[str], since: datetime, tid: int
+    s: Session, acct: int, contacts: set[str], since: datetime, tid: int, cal: CalendarFacts
 ) -> list[MsgView]:
-    """The contact's messages outside this thread, and bounces naming them."""
+    """The contact's messages outside this thread, and bounces naming them.
+
+    The bounces are read once per evaluation: asking the database for "every
+    bounce since this outreach" for each thread loaded every bounce once per
+    thread (status on a big mailbox spent most of its time there).
+    """
     query = select(Message).where(
         Message.account_id == acct,
         Message.direction == "in",
         Message.sent_at >= since,
         or_(Message.thread_id != tid, Message.thread_id.is_(None)),
-        or_(Message.sender_addr.in_(sorted(contacts)), Message.kind == "bounce"),
+        Message.sender_addr.in_(sorted(contacts)),
     )
-    views = []
-    for row in s.scalars(query):
-        named = {r.lower() for r in (row.bounce_recipients or [])}
-        if row.kind == "bounce" and row.sender_addr not in contacts and not contacts & named:
-            continue
-        views.append(to_view(row))
+    views = [to_view(row) for row in s.scalars(query)]
+    if cal.bounces is None:
+        cal.bounces = _bounces(s, acct)
+    for b in cal.bounces:
+        if b.sender in contacts or b.thread_id == tid or b.sent_at is None or b.sent_at < since:
+            continue  # from the contact: already above; in this thread: not "elsewhere"
+        if contacts & b.named:
+            views.append(b.view)
     return views
+
+
+def _bounces(s: Session, acct: int) -> list[_Bounce]:
+    query = select(Message).where(
+        Message.account_id == acct, Message.direction == "in", Message.kind == "bounce"
+    )
+    return [
+        _Bounce(
+            thread_id=row.thread_id,
+            sent_at=row.sent_at,
+            sender=row.sender_addr,
+            named=frozenset(r.lower() for r in (row.bounce_recipients or [])),
+            view=to_view(row),
+        )
+        for row in s.scalars(query)
+    ]
 
 
 def store_decisions(

@@ -53,7 +53,6 @@ BODY_LIMIT = 256 * 1024
 # ones. The cursor is stored in the same transaction, so a crash still resumes
 # exactly after the last commit.
 GROUP_CHANGES = 2000
-BODIES_PER_CYCLE = 500
 
 
 def header_fields() -> tuple[str, ...]:
@@ -406,7 +405,13 @@ def _load_messages(s: Session, pks: Sequence[int]) -> list[Message]:
 
 
 def refine_bodies(store: Store, account_id: int, source: MailSource, report: SyncReport) -> None:
-    """Classify suspected bounces and auto-replies from their body, then forget the body."""
+    """Classify suspected bounces and auto-replies from their body, then forget the body.
+
+    Every waiting message, in this sync: a verdict left for a later cycle would
+    let `status` and `once` decide on a header guess meanwhile (issue 11).
+    Bodies are fetched REFINE_COMMIT at a time, with one command where the
+    connector can (fetch_raw_many), and each group is committed on its own.
+    """
     with store.reader() as s:
         pending = list(
             s.execute(
@@ -417,29 +422,31 @@ def refine_bodies(store: Store, account_id: int, source: MailSource, report: Syn
                     Message.gone.is_(False),
                 )
                 .order_by(Message.folder, Message.id)  # one EXAMINE per folder run
-                .limit(BODIES_PER_CYCLE)
             )
         )
-    done: list[_Refined] = []
-    try:
-        for pk, ref, received, sent in pending:
-            raw = source.fetch_raw(ref, max_bytes=BODY_LIMIT)
+    for start in range(0, len(pending), REFINE_COMMIT):
+        group = pending[start : start + REFINE_COMMIT]
+        raws = _fetch_bodies(source, [ref for _, ref, _, _ in group])
+        done: list[_Refined] = []
+        for pk, ref, received, sent in group:
+            raw = raws.get(ref)
             if raw is None:
                 done.append(_Refined(pk, ref, None, [], sent or received))
             else:
                 verdict = classify.classify(raw, has_body=True, received=received or sent)
                 answers = invite_answers(raw) if verdict.kind == "human" else []
                 done.append(_Refined(pk, ref, verdict, answers, sent or received))
-            if len(done) >= REFINE_COMMIT:
-                group, done = done, []
-                report.bodies += _store_refined(store, account_id, group)
-    finally:
-        # Also when a fetch fails: keep the verdicts already paid for.
-        if done:
-            report.bodies += _store_refined(store, account_id, done)
+        report.bodies += _store_refined(store, account_id, done)
 
 
-REFINE_COMMIT = 50  # bodies per transaction; a crash only repeats the fetches of one group
+def _fetch_bodies(source: MailSource, refs: list[str]) -> Mapping[str, bytes | None]:
+    many = getattr(source, "fetch_raw_many", None)  # IMAP: one round trip for the group
+    if many is not None:
+        return cast(Mapping[str, bytes | None], many(refs, max_bytes=BODY_LIMIT))
+    return {ref: source.fetch_raw(ref, max_bytes=BODY_LIMIT) for ref in refs}
+
+
+REFINE_COMMIT = 50  # bodies per FETCH and per transaction; a crash repeats one group
 
 
 @dataclass(slots=True)
