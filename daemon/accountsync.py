@@ -26,7 +26,7 @@ def sync_with(
         account.name,
         account.address,
         source,
-        app.policy(account).identity,
+        app.identity(account),
         now,
         app.config.daemon.lookback,
         **kw,  # type: ignore[arg-type]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import connectors
 from connectors.base import MailSource
 from daemon.config import AccountConfig, Config
 from daemon.db.engine import Store
-from daemon.decide import Policy
 from daemon.identity import Identity
 from daemon.tracker.policy import BusinessCalendar
+
+if TYPE_CHECKING:
+    from daemon.decide import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +23,24 @@ class App:
     config: Config
     store: Store
 
+    def identity(self, account: AccountConfig) -> Identity:
+        p = self.config.policy
+        return Identity(
+            own=frozenset({account.address, *account.aliases}),
+            internal_domains=p.internal_domains,
+            ignore=p.ignore,
+        )
+
     def policy(self, account: AccountConfig) -> Policy:
+        # Imported here: `sync` needs only the identity, not the tracker behind Policy.
+        from daemon.decide import Policy
+
         p = self.config.policy
         return Policy(
             playbook=p.base_playbook(),
             rules=p.rules,
             calendar=calendar_for(self.config),
-            identity=Identity(
-                own=frozenset({account.address, *account.aliases}),
-                internal_domains=p.internal_domains,
-                ignore=p.ignore,
-            ),
+            identity=self.identity(account),
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
