@@ -113,7 +113,10 @@ class Commands:
         """Wall time of one run, start to exit; raises when it fails."""
         argv = self.argv(*(("--now", NOW.isoformat()) if now else ()), *args)
         t0 = time.perf_counter()
-        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False)
+        # cwd: `python -c` puts the current directory first on sys.path, before PYTHONPATH.
+        done = subprocess.run(
+            argv, env=self.env, cwd=self.tree, capture_output=True, text=True, check=False
+        )
         seconds = time.perf_counter() - t0
         if done.returncode != 0:
             raise RuntimeError(f"ghostwatch {' '.join(args)} exited {done.returncode}:\n"
@@ -168,7 +171,7 @@ def run_commands(
     from tests.servers.dovecot import PASSWORD
 
     out: dict[str, Any] = {"tree": str(tree), "reference": fetch_ref}
-    root = workdir / "commands"
+    root = workdir / f"commands-{tree.name}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     empty = Commands(
@@ -179,7 +182,7 @@ def run_commands(
         tree, write_config(root / "big.toml", root / "big.db", server.port, user.name,
                            lookback_days), PASSWORD,
     )  # fmt: skip
-    log("commands: --help")
+    log(f"commands from {tree}: --help")
     out["help"] = empty.median("--help")
     log("commands: status on an empty database")
     out["status_empty"] = empty.median("status")
@@ -192,8 +195,6 @@ def run_commands(
     out["quiet_sync"] = big.median("sync")
     log("commands: status on the synced database")
     out["status_big"] = big.median("status", repeats=3)
-    log("commands: mbsync")
-    out["mbsync"] = mbsync_quiet(root, server.port, user.name, PASSWORD)
     out["load"] = os.getloadavg()[0]
     return out
 
@@ -261,22 +262,35 @@ def report_lines(res: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main_commands(args: Any, server: Any, user: Any, workdir: Path, log: Any) -> dict[str, Any]:
-    """The reference FETCH (a sync_bench child), then the commands; prints the table."""
+def main_commands(
+    args: Any, server: Any, user: Any, workdir: Path, log: Any
+) -> list[dict[str, Any]]:
+    """The reference FETCH (a sync_bench child), mbsync, then the commands of each tree.
+
+    Several `--tree`s share the mailbox, the reference and mbsync, so a before/after
+    comparison is measured in one run; trees alternate with nothing else in between.
+    """
     from bench.sync_bench import LOOKBACK, run_child
     from tests.servers.dovecot import PASSWORD
 
     job = {"port": server.port, "user": user.name, "password": PASSWORD, "chunk": args.chunk}
     log("commands: reference FETCH through imapclient")
     before = run_child("fetch", **job, parse=True)
-    res = run_commands(server, user, workdir, LOOKBACK.days, Path(args.tree or REPO), before, log)
+    log("commands: mbsync (a full pull, untimed, then quiet re-syncs)")
+    mbsync = mbsync_quiet(workdir / "mbsync", server.port, user.name, PASSWORD)
+    trees = [Path(t).resolve() for t in (args.tree or [REPO])]
+    results = [
+        run_commands(server, user, workdir, LOOKBACK.days, tree, before, log) for tree in trees
+    ]
     log("commands: reference FETCH again (after)")
     after = run_child("fetch", **job, parse=True)
-    res["reference"] = {
+    reference = {
         "messages": before["messages"],
         "seconds": (before["seconds"] + after["seconds"]) / 2,
         "both": (before["seconds"], after["seconds"]),
     }
-    print()
-    print("\n".join(report_lines(res)))
-    return res
+    for res in results:
+        res["reference"], res["mbsync"] = reference, mbsync
+        print()
+        print("\n".join(report_lines(res)))
+    return results

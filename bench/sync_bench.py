@@ -657,7 +657,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="only the whole-command figures (bench/command_bench.py) on the --messages mailbox",
     )
-    parser.add_argument("--tree", help="run the ghostwatch commands from this checkout")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        help="run the ghostwatch commands from this checkout (repeat to compare trees)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("PHASE", "JOB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
