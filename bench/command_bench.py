@@ -35,6 +35,7 @@ from bench.generate import INTERNAL_DOMAIN, NOW, OWN_ADDR
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD_ENV = "GW_BENCH_PASSWORD"
 REPEATS = 5
+STATUS_TIMEOUT = 120.0  # main's status on a 100k database took far longer (a scan per thread)
 
 TARGET_FIRST_RATIO = 0.8
 TARGET_QUIET_VS_MBSYNC = 1.5
@@ -109,23 +110,32 @@ class Commands:
         entry = "import sys; from daemon.cli import main; sys.exit(main())"
         return [sys.executable, "-c", entry, "--config", str(self.config), *args]
 
-    def time(self, *args: str, now: bool = True) -> tuple[float, str]:
-        """Wall time of one run, start to exit; raises when it fails."""
+    def time(self, *args: str, now: bool = True, timeout: float | None = None) -> tuple[float, str]:
+        """Wall time of one run, start to exit (inf past `timeout`); raises when it fails."""
         argv = self.argv(*(("--now", NOW.isoformat()) if now else ()), *args)
         t0 = time.perf_counter()
-        # cwd: `python -c` puts the current directory first on sys.path, before PYTHONPATH.
-        done = subprocess.run(
-            argv, env=self.env, cwd=self.tree, capture_output=True, text=True, check=False
-        )
+        try:
+            # cwd: `python -c` puts the current directory first on sys.path, before PYTHONPATH.
+            done = subprocess.run(
+                argv, env=self.env, cwd=self.tree, capture_output=True, text=True, check=False,
+                timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return float("inf"), ""
         seconds = time.perf_counter() - t0
         if done.returncode != 0:
             raise RuntimeError(f"ghostwatch {' '.join(args)} exited {done.returncode}:\n"
                                f"{done.stderr[-2000:]}")  # fmt: skip
         return seconds, done.stdout + done.stderr
 
-    def median(self, *args: str, repeats: int = REPEATS) -> tuple[float, list[float]]:
-        self.time(*args)  # untimed: the first run pays for cold file caches and .pyc writes
-        times = [self.time(*args)[0] for _ in range(repeats)]
+    def median(
+        self, *args: str, repeats: int = REPEATS, timeout: float | None = None
+    ) -> tuple[float, list[float]]:
+        # untimed: the first run pays for cold file caches and .pyc writes
+        first = self.time(*args, timeout=timeout)[0]
+        if first == float("inf"):
+            return first, [first]  # no point in repeating a run that never finished
+        times = [self.time(*args, timeout=timeout)[0] for _ in range(repeats)]
         return statistics.median(times), times
 
 
@@ -194,13 +204,13 @@ def run_commands(
     log("commands: quiet sync")
     out["quiet_sync"] = big.median("sync")
     log("commands: status on the synced database")
-    out["status_big"] = big.median("status", repeats=3)
+    out["status_big"] = big.median("status", repeats=3, timeout=STATUS_TIMEOUT)
     out["load"] = os.getloadavg()[0]
     return out
 
 
 def _fmt_times(times: list[float]) -> str:
-    return " ".join(f"{t:.2f}" for t in times)
+    return " ".join(f"{t:.2f}" if t != float("inf") else f">{STATUS_TIMEOUT:.0f}" for t in times)
 
 
 def report_lines(res: dict[str, Any]) -> list[str]:
