@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -29,6 +29,7 @@ from daemon.timeline import (
     DraftView,
     MsgView,
     ThreadFacts,
+    dedupe,
     events_for,
     facts,
     sequence_id,
@@ -188,21 +189,20 @@ def evaluate(
             drafts[dr.thread_id].append(  # type: ignore[index]
                 DraftView(dr.key, dr.sequence_id, dr.step, dr.state, dr.written_at, dr.resolved_at)
             )
+        threads: dict[int, tuple[list[MsgView], ThreadFacts]] = {}
         for tid in chunk:
+            messages = dedupe(by_thread[tid])
+            tf = facts(messages, policy.identity)
+            if tf is not None:
+                threads[tid] = (messages, tf)
+        elsewhere = _elsewhere(s, acct, threads, cal)
+        for tid, (messages, tf) in threads.items():
             decisions.extend(
                 _decide_thread(
-                    s,
-                    acct,
-                    account,
-                    tid,
-                    by_thread[tid],
-                    controls[tid],
-                    drafts[tid],
-                    policy,
-                    now,
-                    cal,
+                    account, tid, messages, tf, elsewhere[tid], controls[tid], drafts[tid],
+                    policy, now, cal,
                 )
-            )
+            )  # fmt: skip
     return decisions
 
 
@@ -216,25 +216,18 @@ def _foreign_keys(s: Session, acct: int, keys: set[str]) -> set[str]:
 
 
 def _decide_thread(
-    s: Session,
-    acct: int,
     account: str,
     tid: int,
-    rows: list[MsgView],
+    messages: list[MsgView],
+    tf: ThreadFacts,
+    elsewhere: list[MsgView],
     controls: list[ControlView],
     drafts: list[DraftView],
     policy: Policy,
     now: datetime,
     cal: CalendarFacts,
 ) -> list[Decision]:
-    from daemon.timeline import dedupe
-
-    messages = dedupe(rows)
-    tf = facts(messages, policy.identity)
-    if tf is None:
-        return []
     contacts = {tf.contact, *tf.aliases}
-    elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid, cal)
     by_ref = {m.ref: m for m in messages}
     events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
@@ -269,30 +262,46 @@ def _decide_thread(
 
 
 def _elsewhere(
-    s: Session, acct: int, contacts: set[str], since: datetime, tid: int, cal: CalendarFacts
-) -> list[MsgView]:
-    """The contact's messages outside this thread, and bounces naming them.
+    s: Session,
+    acct: int,
+    threads: Mapping[int, tuple[list[MsgView], ThreadFacts]],
+    cal: CalendarFacts,
+) -> dict[int, list[MsgView]]:
+    """Per thread: the contact's messages outside it, and bounces naming the contact.
 
-    The bounces are read once per evaluation: asking the database for "every
-    bounce since this outreach" for each thread loaded every bounce once per
-    thread (status on a big mailbox spent most of its time there).
+    One query for the contacts of all the threads, and the account's bounces
+    read once per evaluation: a query per thread, each loading every bounce
+    since its outreach, was most of what `status` spent on a big mailbox.
     """
+    wanted = {
+        tid: ({tf.contact, *tf.aliases}, tf.first_outbound.at) for tid, (_, tf) in threads.items()
+    }
+    out: dict[int, list[MsgView]] = {tid: [] for tid in threads}
+    if not wanted:
+        return out
+    everyone = sorted(set().union(*(contacts for contacts, _ in wanted.values())))
+    earliest = min(since for _, since in wanted.values())
+    by_sender: dict[str, list[tuple[int | None, datetime, MsgView]]] = defaultdict(list)
     query = select(Message).where(
         Message.account_id == acct,
         Message.direction == "in",
-        Message.sent_at >= since,
-        or_(Message.thread_id != tid, Message.thread_id.is_(None)),
-        Message.sender_addr.in_(sorted(contacts)),
+        Message.sent_at >= earliest,
+        Message.sender_addr.in_(everyone),
     )
-    views = [to_view(row) for row in s.scalars(query)]
+    for row in s.scalars(query):
+        by_sender[row.sender_addr].append((row.thread_id, row.sent_at, to_view(row)))  # type: ignore[index]
     if cal.bounces is None:
         cal.bounces = _bounces(s, acct)
-    for b in cal.bounces:
-        if b.sender in contacts or b.thread_id == tid or b.sent_at is None or b.sent_at < since:
-            continue  # from the contact: already above; in this thread: not "elsewhere"
-        if contacts & b.named:
-            views.append(b.view)
-    return views
+    for tid, (contacts, since) in wanted.items():
+        views = out[tid]
+        for contact in contacts:
+            views.extend(v for t, at, v in by_sender.get(contact, ()) if t != tid and at >= since)
+        for b in cal.bounces:
+            if b.sender in contacts or b.thread_id == tid or b.sent_at is None or b.sent_at < since:
+                continue  # from the contact: already above; in this thread: not "elsewhere"
+            if contacts & b.named:
+                views.append(b.view)
+    return out
 
 
 def _bounces(s: Session, acct: int) -> list[_Bounce]:
