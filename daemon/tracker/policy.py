@@ -210,6 +210,7 @@ def _year_table(country: str | None, subdiv: str | None, year: int) -> _YearTabl
 
 
 _INSIDE = ("inside working hours",)
+_MEMO_SIZE = 8192
 
 
 def _fmt(t: datetime) -> str:
@@ -227,7 +228,9 @@ class BusinessCalendar:
     the working day is over, so nothing is ever scheduled at 18:00 sharp.
     """
 
-    __slots__ = ("_code", "_end", "_start", "_tz", "holidays", "timezone", "working_hours")
+    __slots__ = (
+        "_code", "_end", "_memo", "_start", "_tz", "holidays", "timezone", "working_hours",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -254,6 +257,7 @@ class BusinessCalendar:
         self.timezone = timezone
         self.holidays = holidays
         self.working_hours = (start, end)
+        self._memo: dict[tuple[datetime, Duration], DueTime] = {}
         self._start, self._end = start, end
 
     def __repr__(self) -> str:
@@ -339,6 +343,18 @@ class BusinessCalendar:
 
     def add(self, start: datetime, d: Duration) -> DueTime:
         """`start` + `d`, landing inside working hours; see the module notes for units."""
+        # Replaying a thread asks for the same due times several times (next action,
+        # risk, the advance check), with day-by-day walks and traces: remember them.
+        key = (start, d)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._add(start, d)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def _add(self, start: datetime, d: Duration) -> DueTime:
         if d.amount < 0:
             raise ValueError(f"{d}: durations cannot be negative")
         local = self._local(start)
