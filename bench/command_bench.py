@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,16 +129,6 @@ class Commands:
                                f"{done.stderr[-2000:]}")  # fmt: skip
         return seconds, done.stdout + done.stderr
 
-    def median(
-        self, *args: str, repeats: int = REPEATS, timeout: float | None = None
-    ) -> tuple[float, list[float]]:
-        # untimed: the first run pays for cold file caches and .pyc writes
-        first = self.time(*args, timeout=timeout)[0]
-        if first == float("inf"):
-            return first, [first]  # no point in repeating a run that never finished
-        times = [self.time(*args, timeout=timeout)[0] for _ in range(repeats)]
-        return statistics.median(times), times
-
 
 def write_config(path: Path, db: Path, port: int, user: str, lookback_days: int) -> Path:
     path.write_text(
@@ -150,62 +141,99 @@ def write_config(path: Path, db: Path, port: int, user: str, lookback_days: int)
     return path
 
 
-def mbsync_quiet(workdir: Path, port: int, user: str, password: str) -> dict[str, Any] | None:
-    """A full mbsync pull (untimed), then the median of quiet re-syncs of the same mailbox."""
-    binary = shutil.which("mbsync")
-    if binary is None:
-        return None
-    local = workdir / "mbsync-maildir"
-    local.mkdir(parents=True, exist_ok=True)
-    rc = workdir / "mbsyncrc"
-    rc.write_text(_MBSYNC.format(port=port, user=user, password=password, local=local))
-    rc.chmod(0o600)
-    argv = [binary, "-c", str(rc), "-q", "bench"]
-    t0 = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
-    full = time.perf_counter() - t0
-    times = []
-    for _ in range(REPEATS + 1):
+@dataclass
+class Mbsync:
+    """mbsync pulling the same mailbox into a local Maildir; time() is one quiet re-sync."""
+
+    argv: list[str]
+    full: float = 0.0  # the first, complete pull (untimed in the figures)
+
+    @classmethod
+    def setup(cls, workdir: Path, port: int, user: str, password: str) -> Mbsync | None:
+        binary = shutil.which("mbsync")
+        if binary is None:
+            return None
+        local = workdir / "mbsync-maildir"
+        local.mkdir(parents=True, exist_ok=True)
+        rc = workdir / "mbsyncrc"
+        rc.write_text(_MBSYNC.format(port=port, user=user, password=password, local=local))
+        rc.chmod(0o600)
+        runner = cls([binary, "-c", str(rc), "-q", "bench"])
+        runner.full = runner.time()[0]
+        return runner
+
+    def time(self, *_args: str, timeout: float | None = None) -> tuple[float, str]:
         t0 = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    times = times[1:]
-    return {"full": full, "median": statistics.median(times), "times": times}
+        subprocess.run(self.argv, check=True, capture_output=True, timeout=timeout)
+        return time.perf_counter() - t0, ""
+
+
+def alternate(
+    runs: Sequence[Commands | Mbsync],
+    args: tuple[str, ...],
+    repeats: int,
+    timeout: float | None = None,
+) -> list[tuple[float, list[float]]]:
+    """(median, times) per Commands, the trees taking turns run by run.
+
+    On a shared machine the load drifts within a minute; taking turns puts the
+    same drift on every tree. One untimed run each first (cold caches, .pyc
+    writes); a tree whose untimed run passed `timeout` is not repeated.
+    """
+    alive = [c.time(*args, timeout=timeout)[0] != float("inf") for c in runs]
+    times: list[list[float]] = [[] if ok else [float("inf")] for ok in alive]
+    for _ in range(repeats):
+        for i, c in enumerate(runs):
+            if alive[i]:
+                times[i].append(c.time(*args, timeout=timeout)[0])
+    return [(statistics.median(t), t) for t in times]
 
 
 def run_commands(
-    server: Any, user: Any, workdir: Path, lookback_days: int, tree: Path,
-    fetch_ref: dict[str, Any], log: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """Every whole-command phase on one mailbox; returns the raw figures."""
+    server: Any, user: Any, workdir: Path, lookback_days: int, trees: list[Path], log: Any
+) -> list[dict[str, Any]]:
+    """Every whole-command phase on one mailbox, for each tree; returns the raw figures."""
     from tests.servers.dovecot import PASSWORD
 
-    out: dict[str, Any] = {"tree": str(tree), "reference": fetch_ref}
-    root = workdir / f"commands-{tree.name}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    empty = Commands(
-        tree, write_config(root / "empty.toml", root / "empty.db", server.port, user.name,
-                           lookback_days), PASSWORD,
-    )  # fmt: skip
-    big = Commands(
-        tree, write_config(root / "big.toml", root / "big.db", server.port, user.name,
-                           lookback_days), PASSWORD,
-    )  # fmt: skip
-    log(f"commands from {tree}: --help")
-    out["help"] = empty.median("--help")
+    empty: list[Commands] = []
+    big: list[Commands] = []
+    for tree in trees:
+        root = workdir / f"commands-{tree.name}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        for name, into in (("empty", empty), ("big", big)):
+            config = write_config(root / f"{name}.toml", root / f"{name}.db", server.port,
+                                  user.name, lookback_days)  # fmt: skip
+            into.append(Commands(tree, config, PASSWORD))
+    out: list[dict[str, Any]] = [{"tree": str(tree)} for tree in trees]
+    log("commands: mbsync, a full pull of the mailbox (untimed)")
+    mbsync = Mbsync.setup(workdir / "mbsync", server.port, user.name, PASSWORD)
+    log("commands: --help")
+    for res, fig in zip(out, alternate(empty, ("--help",), REPEATS), strict=True):
+        res["help"] = fig
     log("commands: status on an empty database")
-    out["status_empty"] = empty.median("status")
-    log("commands: first sync into a fresh database")
-    seconds, text = big.time("sync")
-    out["first_sync"] = {"seconds": seconds, "output": text.strip().splitlines()[-3:]}
-    log(f"commands: first sync took {seconds:.1f}s; the next sync")
-    out["second_sync"] = big.time("sync")[0]
-    log("commands: quiet sync")
-    out["quiet_sync"] = big.median("sync")
+    for res, fig in zip(out, alternate(empty, ("status",), REPEATS), strict=True):
+        res["status_empty"] = fig
+    for res, cmds in zip(out, big, strict=True):
+        log(f"commands from {cmds.tree}: first sync into a fresh database")
+        seconds, text = cmds.time("sync")
+        res["first_sync"] = {"seconds": seconds, "output": text.strip().splitlines()[-3:]}
+        log(f"commands: first sync took {seconds:.1f}s; the next sync")
+        res["second_sync"] = cmds.time("sync")[0]
+    log("commands: quiet sync, taking turns with mbsync's quiet re-sync")
+    quiet = alternate([*big, *([mbsync] if mbsync else [])], ("sync",), REPEATS)
+    for res, fig in zip(out, quiet[: len(out)], strict=True):
+        res["quiet_sync"] = fig
+        res["mbsync"] = (
+            None
+            if mbsync is None
+            else {"full": mbsync.full, "median": quiet[-1][0], "times": quiet[-1][1]}
+        )
     log("commands: status on the synced database")
-    out["status_big"] = big.median("status", repeats=3, timeout=STATUS_TIMEOUT)
-    out["load"] = os.getloadavg()[0]
+    for res, fig in zip(out, alternate(big, ("status",), 3, STATUS_TIMEOUT), strict=True):
+        res["status_big"] = fig
+    for res in out:
+        res["load"] = os.getloadavg()[0]
     return out
 
 
@@ -286,12 +314,8 @@ def main_commands(
     job = {"port": server.port, "user": user.name, "password": PASSWORD, "chunk": args.chunk}
     log("commands: reference FETCH through imapclient")
     before = run_child("fetch", **job, parse=True)
-    log("commands: mbsync (a full pull, untimed, then quiet re-syncs)")
-    mbsync = mbsync_quiet(workdir / "mbsync", server.port, user.name, PASSWORD)
     trees = [Path(t).resolve() for t in (args.tree or [REPO])]
-    results = [
-        run_commands(server, user, workdir, LOOKBACK.days, tree, before, log) for tree in trees
-    ]
+    results = run_commands(server, user, workdir, LOOKBACK.days, trees, log)
     log("commands: reference FETCH again (after)")
     after = run_child("fetch", **job, parse=True)
     reference = {
@@ -300,7 +324,7 @@ def main_commands(
         "both": (before["seconds"], after["seconds"]),
     }
     for res in results:
-        res["reference"], res["mbsync"] = reference, mbsync
+        res["reference"] = reference
         print()
         print("\n".join(report_lines(res)))
     return results
