@@ -5,13 +5,27 @@ underneath), folders (which folder is Sent/Drafts/...), cursor (the opaque sync
 state), sync (one folder's incremental sync), normalize (FETCH rows -> records),
 source (ImapMailbox, the MailSource), idle (IMAP IDLE on a connection of its own,
 behind `ImapMailbox.wait_for_changes`), drafts (ImapDrafts, the DraftSink).
+
+Only `Settings` is imported with the package: the config loader needs it for
+every command, imapclient and the rest only the commands that reach the server.
 """
 
 from __future__ import annotations
 
-from connectors.imap.drafts import ImapDrafts
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from connectors.imap.settings import Settings
-from connectors.imap.source import ImapMailbox, SyncStats
+
+if TYPE_CHECKING:
+    from connectors.imap.drafts import ImapDrafts
+    from connectors.imap.source import ImapMailbox, SyncStats
+
+_LAZY = {
+    "ImapDrafts": "connectors.imap.drafts",
+    "ImapMailbox": "connectors.imap.source",
+    "SyncStats": "connectors.imap.source",
+}
 
 
 def open_mailbox(settings: Settings) -> ImapMailbox:
@@ -20,6 +34,8 @@ def open_mailbox(settings: Settings) -> ImapMailbox:
     Raises ConfigProblem when the settings are unusable (e.g. plain text to a
     remote host), before any network traffic.
     """
+    from connectors.imap.source import ImapMailbox
+
     return ImapMailbox(settings)
 
 
@@ -29,7 +45,15 @@ def open_drafts(settings: Settings) -> ImapDrafts:
     `open()` raises Unsupported when the account has no Drafts folder (none
     marked \\Drafts, none with a known name, `drafts_folder` not on the server).
     """
+    from connectors.imap.drafts import ImapDrafts
+
     return ImapDrafts(settings)
 
 
 __all__ = ["ImapDrafts", "ImapMailbox", "Settings", "SyncStats", "open_drafts", "open_mailbox"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,3 +60,36 @@ def test_sync_on_a_current_database_loads_no_alembic_and_no_templates(desk: Desk
     loaded_by(*config, *now, "sync")
     again = loaded_by(*config, *now, "sync")
     assert again.isdisjoint({"alembic", "imapclient", "caldav", "jinja2", "icalendar"})
+
+
+SERVER_CONFIG = """
+[daemon]
+database = "sqlite:///{root}/gw.db"
+
+[[accounts]]
+name = "work"
+address = "li.lei@hunter.example"
+
+[accounts.mail]
+type = "imap"
+host = "127.0.0.1"
+port = 1
+security = "plain"
+username = "li.lei"
+password_env = "GW_TEST_UNUSED"
+
+[accounts.calendar]
+type = "caldav"
+url = "http://127.0.0.1:1/calendars/li.lei/"
+username = "li.lei"
+password_env = "GW_TEST_UNUSED"
+"""
+
+
+def test_status_of_an_imap_and_caldav_account_loads_neither_library(tmp_path: Path) -> None:
+    """The config names the connectors; reading it must not import their libraries."""
+    config = tmp_path / "config.toml"
+    config.write_text(SERVER_CONFIG.format(root=tmp_path), encoding="utf-8")
+    argv = ["--config", str(config), "--now", "2026-11-23T10:00+08:00", "status"]
+    loaded_by(*argv)  # creates the schema
+    assert loaded_by(*argv).isdisjoint({"alembic", "imapclient", "caldav", "jinja2", "icalendar"})
