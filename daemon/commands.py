@@ -258,8 +258,20 @@ def _control(args: argparse.Namespace, action: str) -> int:
         acct = account_id(s, name)
         s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
-    decide(app.store, name, app.policy(app.config.account(name)), now)
+    account = app.config.account(name)
+    decisions = decide(app.store, name, app.policy(account), now)
     print(f"{action}: thread {tid} of account {name}")
+    if action == "stop":
+        from daemon.withdraw_now import withdraw_now
+
+        mine = [d for d in decisions if d.thread_id == tid]
+        drafts, reminders = withdraw_now(app, account, mine, now)
+        for key in drafts.withdrawn:
+            print(f"[{name}] withdrew untouched draft {key}")
+        for key in drafts.kept_edited:
+            print(f"[{name}] left your edited draft {key} alone")
+        for key in reminders.removed:
+            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
     return 0
 
 

@@ -1,0 +1,97 @@
+"""Commands do what they say (issue 8 item 4), on the demo's Maildir and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon.demo import mail as sample
+from tests.e2e.conftest import Desk
+
+WANG = sample.OUTREACH[0]
+T1 = "2026-11-03T10:00+08:00"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(desk: Desk, *args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The `ghostwatch` command as a user runs it: a separate process."""
+    argv = [sys.executable, "-m", "daemon.cli", "--config", str(desk.config)]
+    if now:
+        argv += ["--now", now]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [*argv, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def row_of(desk: Desk, contact: str, now: str) -> dict[str, object]:
+    (row,) = [r for r in desk.status(now) if r["contact"] == contact]
+    return row
+
+
+def test_stop_withdraws_the_pending_draft_in_the_same_run(desk: Desk) -> None:
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    assert len(desk.drafts()) == 1
+    code, out = desk.gw("stop", sample.WANG[1], now="2026-11-03T11:00+08:00")
+    assert code == 0
+    assert "withdrew untouched draft" in out
+    assert desk.drafts() == []
+    assert row_of(desk, sample.WANG[1], "2026-11-03T11:00+08:00")["state"] == "stopped"
+
+
+def test_stop_as_a_subprocess_leaves_nothing_in_drafts(desk: Desk) -> None:
+    desk.deliver(WANG)
+    assert cli(desk, "once", now=T1).returncode == 0
+    assert len(desk.drafts()) == 1
+    done = cli(desk, "stop", sample.WANG[1], now="2026-11-03T11:00+08:00")
+    assert done.returncode == 0, done.stderr
+    assert desk.drafts() == []
+    # The next cycle writes nothing new for a stopped thread.
+    cli(desk, "once", now="2026-11-05T11:00+08:00")
+    assert desk.drafts() == []
+
+
+def test_a_gw_stop_case_keeps_its_real_silence(desk: Desk) -> None:
+    stopped = sample.Mail(
+        "Sent", sample.ME, sample.WANG, WANG.subject, "……", WANG.when, "o1-stop@hunter.example",
+        tags="gw:stop",
+    )  # fmt: skip
+    desk.deliver(stopped)
+    # First seen, and stopped, two days after the outreach.
+    desk.gw("once", now="2026-11-04T09:30+08:00")
+    code, out = desk.gw("report", "--format", "json", now="2026-11-04T09:30+08:00")
+    assert code == 0
+    (case,) = json.loads(out)["cases"]
+    assert case["outcome"] == "stopped"
+    assert case["silence_days"] and case["silence_days"] >= 1.9
+
+
+def test_unknown_account_is_one_line_naming_the_known_ones(desk: Desk) -> None:
+    for command in ("sync", "once"):
+        done = cli(desk, command, "--account", "nope")
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "'nope'" in lines[0] and "work" in lines[0], done.stderr
+
+
+def test_explain_into_a_closed_pipe_exits_quietly(desk: Desk) -> None:
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    read, write = os.pipe()
+    os.close(read)  # what `| head -1` does once it has its line: nobody reads any more
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", T1,
+             "explain", sample.WANG[1]],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.stderr == ""
