@@ -11,6 +11,7 @@ from connectors.base import MailSource
 from daemon.config import AccountConfig, Config
 from daemon.db.engine import Store
 from daemon.decide import Policy
+from daemon.errors import UsageError
 from daemon.identity import Identity
 from daemon.tracker.policy import BusinessCalendar
 
@@ -39,6 +40,9 @@ class App:
     def accounts(self, only: str | None = None) -> list[AccountConfig]:
         if only is None:
             return list(self.config.accounts)
+        if only not in self.config.account_names():
+            known = ", ".join(self.config.account_names()) or "none"
+            raise UsageError(f"no account named {only!r}; the config has: {known}")
         return [self.config.account(only)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -98,7 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.now = parse_now(args.now)
         if args.config is None:
             args.config = default_config_path()
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here at the latest
+        return code
+    except BrokenPipeError:
+        # `ghostwatch explain ... | head`: the reader has what it wanted.
+        _silence_stdout()
+        return 0
     except ConfigError as exc:
         print(f"ghostwatch: the config {exc.source} has problems:\n{exc}", file=sys.stderr)
         return 1
@@ -110,6 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":
