@@ -95,3 +95,42 @@ def test_explain_into_a_closed_pipe_exits_quietly(desk: Desk) -> None:
         os.close(write)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert done.stderr == ""
+
+
+INTERVIEW = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Outlook//EN
+BEGIN:VEVENT
+UID:interview-wang
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=Asia/Shanghai:{start}
+DTEND;TZID=Asia/Shanghai:{end}
+SUMMARY:面试：王芳
+ORGANIZER:mailto:chen.jing@client.example
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:wang.fang@candidate.example
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_flag_raised_after_the_meeting_reaches_the_case_library(desk: Desk) -> None:
+    calendar = desk.root / "cal"
+    calendar.mkdir()
+    with desk.config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[accounts.calendar]\ntype = "vdir"\npath = "{calendar}"\n')
+    desk.deliver(WANG)
+    interview = calendar / "interview-wang.ics"
+    times = [
+        ("2026-11-05T18:10+08:00", "20261110T140000", "20261110T150000"),
+        ("2026-11-06T10:00+08:00", "20261111T140000", "20261111T150000"),
+        ("2026-11-06T11:00+08:00", "20261112T100000", "20261112T110000"),
+    ]
+    for now, start, end in times:
+        interview.write_text(INTERVIEW.format(start=start, end=end), encoding="utf-8")
+        assert desk.gw("once", now=now)[0] == 0
+    # The sequence ended `met` at the first sync; the two moves came after it ended.
+    row = row_of(desk, sample.WANG[1], "2026-11-06T11:00+08:00")
+    assert (row["state"], row["red_flags"]) == ("met", ["rescheduled"])
+    code, out = desk.gw("report", "--format", "json", now="2026-11-06T11:00+08:00")
+    (case,) = json.loads(out)["cases"]
+    assert case["red_flags"] == ["rescheduled"]
