@@ -132,5 +132,6 @@ def test_a_flag_raised_after_the_meeting_reaches_the_case_library(desk: Desk) ->
     row = row_of(desk, sample.WANG[1], "2026-11-06T11:00+08:00")
     assert (row["state"], row["red_flags"]) == ("met", ["rescheduled"])
     code, out = desk.gw("report", "--format", "json", now="2026-11-06T11:00+08:00")
+    assert code == 0
     (case,) = json.loads(out)["cases"]
     assert case["red_flags"] == ["rescheduled"]
