@@ -128,7 +128,8 @@ def print_explain(
     tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"
     print(f"  tags: {tags}", file=out)
     steps = ", ".join(str(s) for s in first.playbook.steps)
-    rules = ", ".join(f"#{i + 1}" for i in first.playbook.matched_rules) or "none"
+    # Rules are numbered from 1 in config order, as in the trace lines below.
+    rules = ", ".join(f"rule {i + 1}" for i in first.playbook.matched_rules) or "none"
     print(
         f"  playbook: steps {steps}; close_after {first.playbook.close_after}; "
         f"min_gap {first.playbook.min_gap}; rules matched: {rules}",

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from daemon.demo import mail as sample
@@ -135,3 +136,20 @@ def test_a_flag_raised_after_the_meeting_reaches_the_case_library(desk: Desk) ->
     assert code == 0
     (case,) = json.loads(out)["cases"]
     assert case["red_flags"] == ["rescheduled"]
+
+
+JOB_RULE = """
+[[policy.rules]]
+when = { subject = '(?P<company>[^|｜]+)[|｜]\\s*(?P<title>[^|｜]+?)\\s*(职位|机会|role)' }
+"""
+
+
+def test_explain_numbers_rules_one_way(desk_factory: Callable[..., Desk]) -> None:
+    desk = desk_factory(rules=JOB_RULE)
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    code, out = desk.gw("explain", sample.WANG[1], now=T1)
+    assert code == 0
+    assert "rules matched: rule 1" in out
+    assert "rule 1 (subject ~" in out and "title '高级Go工程师'" in out
+    assert "#1" not in out and "rule 0" not in out
