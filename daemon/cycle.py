@@ -57,7 +57,8 @@ class CycleReport:
 
     @property
     def ended(self) -> list[Decision]:
-        return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
+        """Sequences this cycle ended (not those ended earlier and decided again)."""
+        return [d for d in self.decisions if d.newly_ended and d.run.end_intents]
 
 
 @contextlib.contextmanager
@@ -263,7 +264,11 @@ def run_cycle(
         if report.outbox.written or report.outbox.cancelled:
             _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
             first = {d.sequence_id: d for d in report.decisions}
-            first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
+            for d in decide(app.store, account.name, policy, now):
+                d.newly_ended = d.newly_ended or (
+                    d.sequence_id in first and first[d.sequence_id].newly_ended
+                )
+                first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
 

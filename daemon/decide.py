@@ -77,6 +77,7 @@ class Decision:
     next: NextAction
     risk: Risk
     current: bool  # the thread's latest sequence
+    newly_ended: bool = False  # set when stored: it was open (or unknown) before this decision
 
     @property
     def state(self) -> str:
@@ -321,6 +322,7 @@ def store_decisions(
             "decided_at": now,
         }
         row = s.get(SequenceRow, d.sequence_id)
+        d.newly_ended = not rec.state.open and (row is None or row.state in OPEN_STATES)
         if row is None:
             s.add(SequenceRow(id=d.sequence_id, **values))
         else:

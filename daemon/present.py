@@ -66,7 +66,20 @@ def _next(d: Decision, tz: ZoneInfo) -> str:
         return f"close at {_local(n.due, tz)}"
     if n.action == "wait_for_draft":
         return f"draft {n.step} waits for you"
-    return d.run.record.outcome_reason[:40]
+    return shorten(d.run.record.outcome_reason, 60)
+
+
+def shorten(text: str, width: int) -> str:
+    """At most `width` columns, cut between words: an address is shown whole or not at all."""
+    if _width(text) <= width:
+        return text
+    kept = ""
+    for word in text.split():
+        longer = f"{kept} {word}" if kept else word
+        if _width(longer) > width - 2:
+            break
+        kept = longer
+    return f"{kept or text.split()[0]} …"
 
 
 def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO | None = None) -> None:

@@ -153,3 +153,14 @@ def test_explain_numbers_rules_one_way(desk_factory: Callable[..., Desk]) -> Non
     assert "rules matched: rule 1" in out
     assert "rule 1 (subject ~" in out and "title '高级Go工程师'" in out
     assert "#1" not in out and "rule 0" not in out
+
+
+def test_status_never_cuts_an_address(desk: Desk) -> None:
+    desk.deliver(sample.OUTREACH[1])
+    desk.deliver(sample.EMMA_REPLY)
+    desk.gw("once", now="2026-11-03T16:00+08:00")
+    code, out = desk.gw("status", "--all", now="2026-11-03T16:00+08:00")
+    assert code == 0
+    (line,) = [x for x in out.splitlines() if sample.EMMA[1] in x]
+    assert line.rstrip().endswith(("in the thread", "…"))
+    assert f"human reply from {sample.EMMA[1]}" in line
