@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -208,8 +208,16 @@ def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
 
 
 def print_draft(
-    d: Decision, step: int, body: str, tz: ZoneInfo, out: TextIO | None = None, prefix: str = ""
+    d: Decision,
+    step: int,
+    body: str,
+    tz: ZoneInfo,
+    out: TextIO | None = None,
+    prefix: str = "",
+    slot: Callable[[datetime], datetime] | None = None,
 ) -> None:
+    """One draft as it would be written. With `slot` (the reminders' own timing), the
+    calendar reminders that go with it too, at the time the event will really have."""
     from connectors.compose import reply_subject
 
     out = out or sys.stdout
@@ -221,9 +229,10 @@ def print_draft(
     print(f"    Subject: {reply_subject(d.facts.subject)}", file=out)
     for line in body.rstrip().splitlines():
         print(f"    | {line}", file=out)
-    for intent in d.run.due:
+    for intent in d.run.due if slot is not None else ():
         if isinstance(intent, WriteReminder):
-            print(f"    + calendar reminder ({intent.kind}) at {_local(intent.at, tz)}", file=out)
+            when = _local(slot(intent.at), tz)
+            print(f"    + calendar reminder ({intent.kind}) at {when}", file=out)
 
 
 _FATE = {

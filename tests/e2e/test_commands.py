@@ -164,3 +164,14 @@ def test_status_never_cuts_an_address(desk: Desk) -> None:
     (line,) = [x for x in out.splitlines() if sample.EMMA[1] in x]
     assert line.rstrip().endswith(("in the thread", "…"))
     assert f"human reply from {sample.EMMA[1]}" in line
+
+
+def test_dry_run_shows_one_time_per_reminder(desk: Desk) -> None:
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    desk.send_draft(sample.WANG[1], at="2026-11-03T10:40+08:00")
+    desk.gw("once", now="2026-11-03T11:00+08:00")
+    code, out = desk.gw("once", "--dry-run", now="2026-11-05T16:00+08:00")
+    assert code == 0 and "would write draft step 2" in out
+    lines = [x for x in out.splitlines() if "calendar" in x or "reminder" in x]
+    assert lines and all("11-05 16:00" in x for x in lines), lines
