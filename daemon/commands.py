@@ -326,9 +326,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         "html": lambda: report.to_html(cases, args.since, made),
     }
     text = render[args.format]()
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{len(cases)} case(s) written to {args.out}")
+    out: Path | None = args.out
+    if out is None and sys.stdout.isatty():
+        # A page of raw HTML on a terminal helps nobody: write a file, say where.
+        out = report.free_path(Path.cwd(), made.date(), args.format)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {out}")
     else:
         sys.stdout.write(text)
     return 0

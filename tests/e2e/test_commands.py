@@ -175,3 +175,38 @@ def test_dry_run_shows_one_time_per_reminder(desk: Desk) -> None:
     assert code == 0 and "would write draft step 2" in out
     lines = [x for x in out.splitlines() if "calendar" in x or "reminder" in x]
     assert lines and all("11-05 16:00" in x for x in lines), lines
+
+
+def test_report_to_a_terminal_writes_a_file_and_says_where(desk: Desk) -> None:
+    import pty
+
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    here = desk.root / "reports"
+    here.mkdir()
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", T1,
+             "report"],
+            stdout=slave, stderr=subprocess.PIPE, text=True, timeout=120, check=False, cwd=here,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed: everything has been read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert done.returncode == 0, done.stderr
+    (written,) = here.iterdir()
+    assert written.name == "ghostwatch-report-2026-11-03.html"
+    assert "<html" in written.read_text(encoding="utf-8").lower()
+    text = shown.decode()
+    assert str(written) in text and "<html" not in text.lower()
