@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("init", help="write a commented starter config")
+    c = sub.add_parser("init", help="write a commented starter config for your account")
     c.add_argument("path", nargs="?", type=Path)
+    c.add_argument("--address", help="your mail address (asked when not given)")
+    c = sub.add_parser("login", help="OAuth sign-in for gmail / graph accounts (not yet)")
+    c.add_argument("account", nargs="?")
     sub.add_parser("check", help="validate config, reach the database and every account")
     c = sub.add_parser("sync", help="fetch and classify new mail into the local state")
     c.add_argument("--account")
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": commands.cmd_init,
+    "login": commands.cmd_login,
     "check": commands.cmd_check,
     "sync": commands.cmd_sync,
     "once": commands.cmd_once,

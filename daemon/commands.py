@@ -16,7 +16,7 @@ import connectors
 from connectors.errors import ConnectorError
 from daemon import classify
 from daemon.app import App, mailbox, open_app
-from daemon.config import AccountConfig, Config, example_config_text, load_config
+from daemon.config import AccountConfig, Config, load_config
 from daemon.cycle import calendar_of, run_cycle, sync_account
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -42,18 +42,31 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path: Path = (args.path or args.config).expanduser()
+    path: Path = (args.path or args.config).expanduser().absolute()
     if path.exists():
         raise GhostwatchError(
             f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
         )
+    from daemon.init_config import ask_address, starter_config
+
+    address = args.address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(example_config_text(), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
-    print(f"Wrote a starter config to {path}.")
-    print("Next: edit [[accounts]] (address, server, password_command), then run")
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
     print(f"  ghostwatch --config {path} check")
     return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    raise GhostwatchError(
+        "gmail / graph sign-in is not available yet",
+        hint='meanwhile use the account over IMAP with an app password (type = "imap")',
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
