@@ -35,6 +35,7 @@ class App:
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
+            stale_draft=p.stale_draft,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:

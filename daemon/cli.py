@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("stop", "resume"):
         c = sub.add_parser(name, help=f"{name} following up a thread")
         c.add_argument("target", metavar="CONTACT-OR-ID")
+    c = sub.add_parser("snooze", help="no follow-up of a thread before a date")
+    c.add_argument("target", metavar="CONTACT-OR-ID")
+    c.add_argument("until", metavar="DATE", help="YYYY-MM-DD: steps wait until that day")
     c = sub.add_parser("classify", help="classify raw RFC 5322 messages, one JSON line each")
     c.add_argument("files", nargs="+", type=Path)
     c = sub.add_parser("report", help="the ghosting case library and follow-up analytics")
@@ -89,6 +92,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": commands.cmd_explain,
     "stop": commands.cmd_stop,
     "resume": commands.cmd_resume,
+    "snooze": commands.cmd_snooze,
     "classify": commands.cmd_classify,
     "report": commands.cmd_report,
     "demo": commands.cmd_demo,

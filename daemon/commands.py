@@ -263,7 +263,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _control(args: argparse.Namespace, action: str) -> int:
+def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     app = _app(args)
     now = now_of(args, app.config)
     name, tid = _find_thread(app, args.target)
@@ -273,7 +273,7 @@ def _control(args: argparse.Namespace, action: str) -> int:
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
     account = app.config.account(name)
     decisions = decide(app.store, name, app.policy(account), now)
-    print(f"{action}: thread {tid} of account {name}")
+    print(f"{shown or action}: thread {tid} of account {name}")
     if action == "stop":
         from daemon.withdraw_now import withdraw_now
 
@@ -286,6 +286,15 @@ def _control(args: argparse.Namespace, action: str) -> int:
         for key in reminders.removed:
             print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
     return 0
+
+
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from daemon.snooze import control_action, parse_day
+
+    day = parse_day(args.until)
+    if day is None:
+        raise UsageError(f"{args.until!r} is not a date; e.g. ghostwatch snooze CONTACT 2026-12-10")
+    return _control(args, control_action(day), shown=f"snoozed until {day.isoformat()}")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

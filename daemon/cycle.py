@@ -35,6 +35,7 @@ from daemon.outbox import (
 )
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
+from daemon.stale_digest import queue_digest
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,17 @@ def run_cycle(
             recheck=recheck,
         )
         if cal is not None:
+            digest = queue_digest(
+                app.store,
+                acct,
+                cal,
+                decided,
+                now,
+                calendar=policy.calendar,
+                stale=policy.stale_draft,
+                locale=account.locale,
+            )
+            report.reminders.removed += digest.removed
             with contextlib.ExitStack() as stack:
                 sink_cal = cal
                 if target is not None:

@@ -47,6 +47,8 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "ended_at": iso(rec.ended_at),
                 "outcome": rec.outcome_reason or None,
                 "red_flags": list(rec.red_flags),
+                "draft_waiting_since": iso(d.draft_waiting_since),
+                "snoozed_until": iso(d.snoozed_until),
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
@@ -60,10 +62,14 @@ def _local(t: datetime | None, tz: ZoneInfo) -> str:
 
 def _next(d: Decision, tz: ZoneInfo) -> str:
     n = d.next
+    if n.action == "draft" and d.snoozed_until is not None:
+        return f"snoozed: step {n.step} at {_local(n.due, tz)}"
     if n.action == "draft":
         return f"step {n.step} at {_local(n.due, tz)}"
     if n.action == "close":
         return f"close at {_local(n.due, tz)}"
+    if n.action == "wait_for_draft" and d.draft_waiting_since is not None:
+        return f"draft {n.step} waiting since {_local(d.draft_waiting_since, tz)}"
     if n.action == "wait_for_draft":
         return f"draft {n.step} waits for you"
     return shorten(d.run.record.outcome_reason, 60)
