@@ -210,3 +210,21 @@ def test_report_to_a_terminal_writes_a_file_and_says_where(desk: Desk) -> None:
     assert "<html" in written.read_text(encoding="utf-8").lower()
     text = shown.decode()
     assert str(written) in text and "<html" not in text.lower()
+
+
+def test_stop_removes_the_future_call_reminder_too(desk: Desk) -> None:
+    calendar = desk.root / "cal"
+    calendar.mkdir()
+    with desk.config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[accounts.calendar]\ntype = "vdir"\npath = "{calendar}"\n')
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    desk.send_draft(sample.WANG[1], at="2026-11-03T10:40+08:00")
+    desk.gw("once", now="2026-11-05T09:40+08:00")  # step 2 and its call reminder at 09:45
+    assert len(desk.drafts()) == 1
+    assert len(list(calendar.glob("*.call@ghostwatch.ics"))) == 1
+    done = cli(desk, "stop", sample.WANG[1], now="2026-11-05T09:41+08:00")
+    assert done.returncode == 0, done.stderr
+    assert desk.drafts() == []
+    assert list(calendar.glob("*.call@ghostwatch.ics")) == []
+    assert "removed" in done.stdout
