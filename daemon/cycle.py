@@ -35,7 +35,7 @@ from daemon.outbox import (
 )
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
-from daemon.stale_digest import queue_digest
+from daemon.stale_digest import preview_digest, queue_digest
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,15 @@ def run_cycle(
                 calendar=policy.calendar,
                 phone_lookup=phones,
             )
+            if cal is not None:
+                report.reminder_previews += preview_digest(
+                    app.store,
+                    report.decisions,
+                    now,
+                    calendar=policy.calendar,
+                    stale=policy.stale_draft,
+                    locale=account.locale,
+                )
             return report
         decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from connectors.base import CalendarSink
+from connectors.model import CalendarEvent
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.decide import Decision
@@ -60,6 +61,12 @@ def wording(waiting: Sequence[Decision], tz: ZoneInfo, locale: str) -> tuple[str
     return summary, "\n".join([*lines, f"ghostwatch {DIGEST}"]) + "\n"
 
 
+def _slot(now: datetime, calendar: BusinessCalendar) -> tuple[str, datetime]:
+    """The digest's key (one a day: the day it rings) and start, in the policy's zone."""
+    start = reminder_slot(now, now, calendar).astimezone(ZoneInfo(calendar.timezone))
+    return f"{DIGEST}.{start:%Y%m%d}", start
+
+
 def _day(t: datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%m-%d") if t else "?"
 
@@ -79,10 +86,8 @@ def queue_digest(
     waiting = stale_drafts(decisions, now, calendar, stale)
     if not waiting:
         return _withdraw(store, account_id, sink, now)
-    tz = ZoneInfo(calendar.timezone)
-    start = reminder_slot(now, now, calendar)
-    key = f"{DIGEST}.{start.astimezone(tz):%Y%m%d}"
-    summary, description = wording(waiting, tz, locale)
+    key, start = _slot(now, calendar)
+    summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
     with store.transaction() as s:
         if s.get(Reminder, key) is None:
             s.add(
@@ -106,6 +111,37 @@ def queue_digest(
                 )
             )
     return ReminderReport()
+
+
+def preview_digest(
+    store: Store,
+    decisions: Sequence[Decision],
+    now: datetime,
+    *,
+    calendar: BusinessCalendar,
+    stale: Duration,
+    locale: str,
+) -> list[CalendarEvent]:
+    """The digest `queue_digest` would add now, for `once --dry-run`; writes nothing."""
+    waiting = stale_drafts(decisions, now, calendar, stale)
+    if not waiting:
+        return []
+    key, start = _slot(now, calendar)
+    with store.reader() as s:
+        if s.get(Reminder, key) is not None:
+            return []
+    summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
+    return [
+        CalendarEvent(
+            uid=reminder_uid(key),
+            summary=summary,
+            start=start,
+            end=start + DURATION,
+            description=description,
+            ghostwatch_key=key,
+            alarm_minutes=ALARM_MINUTES,
+        )
+    ]
 
 
 def _withdraw(store: Store, account_id: int, sink: CalendarSink, now: datetime) -> ReminderReport:

@@ -58,7 +58,7 @@ class MsgView:
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
-    action: str  # stop | resume
+    action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
 
 

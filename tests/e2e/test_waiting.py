@@ -111,3 +111,16 @@ def test_one_daily_calendar_reminder_while_drafts_wait(desk: Desk) -> None:
     desk.send_draft(sample.EMMA[1], at="2026-11-05T10:42+08:00")
     desk.gw("once", now="2026-11-05T10:43+08:00")
     assert digests() == []  # nothing waits any more: the digest still ahead is removed
+
+
+def test_dry_run_shows_the_digest_it_would_add(desk: Desk) -> None:
+    calendar = desk.root / "cal"
+    calendar.mkdir()
+    with desk.config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[accounts.calendar]\ntype = "vdir"\npath = "{calendar}"\n')
+    desk.deliver(WANG)
+    desk.gw("once", now=T1)
+    code, out = desk.gw("once", "--dry-run", now="2026-11-05T10:40+08:00")
+    assert code == 0
+    assert "would add to the calendar: 11-05 10:45 有 1 封跟进邮件在草稿箱等你发送" in out
+    assert list(calendar.glob("*stale-drafts*")) == []
