@@ -395,7 +395,13 @@ def test_classification_json_shape() -> None:
         "file": "a.eml",
         "kind": "bounce",
         "reason": bounced["reason"],
-        "bounce": {"recipients": ["gone@candidate.example"], "status": "5.2.2", "hard": False},
+        "bounce": {
+            "recipients": ["gone@candidate.example"],
+            "status": "5.2.2",
+            "hard": False,
+            "reason": "mailboxfull",
+            "family": "mailbox",
+        },
     }
     away = classify(human(("Auto-Submitted", "auto-replied"), body="Back on 3 December 2026.\n"))
     assert classification_json("b.eml", away)["return_date"] == "2026-12-03"
