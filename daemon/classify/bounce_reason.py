@@ -24,6 +24,19 @@ from daemon.classify.bounce_phrases_address import PHRASES as _ADDRESS
 from daemon.classify.bounce_phrases_rejection import NOT_REJECTED
 from daemon.classify.bounce_phrases_rejection import PHRASES as _REJECTION
 
+# Wording of MTAs whose notices carry no status code nor SMTP transcript (sisimai reads
+# them in its per-MTA modules): decisive, checked before everything else.
+_MTA_WORDING: dict[str, tuple[str, ...]] = {
+    "userunknown": (
+        "not listed in domino directory",
+        "not listed in public name & address book",
+        "invalid final delivery userid",
+        "no valid recipients for this mm",
+        "because the address couldn't be found",
+        "please check if address is correct",
+    ),
+    "notaccept": ("an mx or srv record indicated no smtp service",),
+}
 _PHRASES = {**_ADDRESS, **_REJECTION}
 
 GONE = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
@@ -127,14 +140,18 @@ def reason_of(status: str, text: str, action: str = "", command: str = "") -> st
     """The reason for one failed recipient: status "5.1.1", diagnostic text, DSN Action.
 
     `command` is the SMTP command the server refused (RCPT, DATA, ...), when known:
-    like sisimai, "user unknown" only means a dead address when refused at RCPT TO
-    or under a 5.1.x status; said after DATA it is a content filter's answer.
+    like sisimai, "user unknown" is only a dead address under a 5.1.x status or when
+    refused at RCPT TO; otherwise it is taken for a content filter's answer.
     """
     text = _SPACES.sub(" ", text).lower()
-    status = status or _status_in(text)
+    quoted = _status_in(text)
+    # A report's "5.0.0" says less than the server's own "5.7.26" in the text (sisimai prefers it).
+    if not status or (status[2:] == "0.0" and quoted[:1] == status[:1] and quoted[2:] != "0.0"):
+        status = quoted or status
     command = command or command_in(text)
     named = STATUS_REASON.get(status, "")
-    found = _first_pass(named, text, command)
+    found = next((r for r, words in _MTA_WORDING.items() if any(w in text for w in words)), "")
+    found = found or _first_pass(named, text, command)
     if found:
         return found
     if not named or named in _RETRY:
