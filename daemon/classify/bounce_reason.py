@@ -34,8 +34,15 @@ _MTA_WORDING: dict[str, tuple[str, ...]] = {
         "no valid recipients for this mm",
         "because the address couldn't be found",
         "please check if address is correct",
+        "and other recipients in the same domain",  # InterScan MSS
+        "the recipient name is not recognized",  # Exchange 2003
+        "delivery error: dd this user doesn't have a",  # Yahoo
+        "destinataire invalide. invalid recipient",  # Orange
     ),
+    "hostunknown": ("dns lookup failure: host",),  # DragonFly
     "notaccept": ("an mx or srv record indicated no smtp service",),
+    # Google Groups refusing a post: no such group, or no permission to post to it.
+    "rejected": ("groups.google.com/support",),
 }
 _PHRASES = {**_ADDRESS, **_REJECTION}
 
@@ -151,7 +158,7 @@ def reason_of(status: str, text: str, action: str = "", command: str = "") -> st
     command = command or command_in(text)
     named = STATUS_REASON.get(status, "")
     found = next((r for r, words in _MTA_WORDING.items() if any(w in text for w in words)), "")
-    found = found or _first_pass(named, text, command)
+    found = found or _first_pass(named, text, command, status)
     if found:
         return found
     if not named or named in _RETRY:
@@ -179,14 +186,14 @@ def command_in(text: str) -> str:
     return "DATA" if word.startswith(("END", "DATA")) else word.split()[0][:4]
 
 
-def _first_pass(named: str, text: str, command: str) -> str:
+def _first_pass(named: str, text: str, command: str, status: str) -> str:
     early = command in _EARLY
     for reason in _FIRST:
         if reason == "userunknown":
             if named == "userunknown":
                 if not any(says(r, text) for r in _USERUNKNOWN_BUT):
                     return reason
-            elif command == "RCPT" and says(reason, text):
+            elif (command == "RCPT" or status[1:4] == ".1.") and says(reason, text):
                 return reason
         elif reason == "filtered":
             if named == "suspend" or (named != "filtered" and early):
