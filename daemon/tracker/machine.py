@@ -188,9 +188,14 @@ def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
 
 
 def bounce_family(ev: Bounced) -> str:
-    """gone | rejected | mailbox | temporary; bounces stored without a reason go by `hard`."""
+    """gone | rejected | mailbox | temporary; bounces stored without a reason go by `hard`.
+
+    A 4.x.x status is temporary whatever the reason: the server may still take the mail.
+    """
     if not ev.reason:
         return "gone" if ev.hard else "temporary"
+    if ev.status.startswith("4"):
+        return "temporary"
     return family(ev.reason, ev.status)
 
 

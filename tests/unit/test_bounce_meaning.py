@@ -121,7 +121,9 @@ def test_mailbox_full_is_yellow_and_the_next_step_is_a_call() -> None:
     assert risk(run.record, at(3, 12), c) is Risk.YELLOW
 
 
-@pytest.mark.parametrize(("reason", "status"), [("expired", "4.4.7"), ("", "4.2.2")])
+@pytest.mark.parametrize(
+    ("reason", "status"), [("expired", "4.4.7"), ("", "4.2.2"), ("mailboxfull", "4.2.2")]
+)
 def test_temporary_bounce_is_noted_and_mail_continues(reason: str, status: str) -> None:
     c = ctx()
     (run,) = replay([OUT, _bounce(reason, status)], at(3, 10), c)
