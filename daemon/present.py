@@ -47,6 +47,7 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "ended_at": iso(rec.ended_at),
                 "outcome": rec.outcome_reason or None,
                 "red_flags": list(rec.red_flags),
+                "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
@@ -66,6 +67,8 @@ def _next(d: Decision, tz: ZoneInfo) -> str:
         return f"close at {_local(n.due, tz)}"
     if n.action == "wait_for_draft":
         return f"draft {n.step} waits for you"
+    if n.action == "call":
+        return f"call or message ({d.run.record.call_instead})"
     return d.run.record.outcome_reason[:40]
 
 
@@ -154,10 +157,12 @@ def print_explain(
         print(f"        {m.kind}: {m.reason}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)
-        if m.bounce_status:
+        if m.bounce_status or m.bounce_reason:
             hard = "hard" if m.bounce_hard else "soft"
+            why = f"{m.bounce_reason} " if m.bounce_reason else ""
             print(
-                f"        bounce {m.bounce_status} ({hard}) for {', '.join(m.bounce_recipients)}",
+                f"        bounce {why}{m.bounce_status or ''} ({hard}) "
+                f"for {', '.join(m.bounce_recipients)}",
                 file=out,
             )
     for d in decisions:
