@@ -234,22 +234,42 @@ def info_from_text(text: str, exclude: set[str], subject: str = "") -> BounceInf
     delayed = not status.startswith("5") and bool(
         _DELAY.search(subject) or _DELAY.search(notice[:3000])
     )
-    why = reason_of(status, notice, "delayed" if delayed else "")
-    hard = not delayed and is_hard(why, status, notice)
-    addresses = []
+    addresses: list[str] = []
+    starts: list[int] = []
     for match in _ADDR.finditer(notice):
         addr = match.group(0).lower().rstrip(".")
         local = addr.split("@", 1)[0]
         if addr in exclude or _MTA_LOCAL.match(local) or addr in addresses:
             continue
         addresses.append(addr)
+        starts.append(match.start())
+    action = "delayed" if delayed else ""
+    lead_status, why = status, reason_of(status, notice, action)
+    if len(starts) > 1:
+        # Several recipients, each with its own error: the hard one (if any) leads,
+        # as in a delivery-status report.
+        ends = [*starts[1:], len(notice)]
+        parts = [
+            (_own_status(notice[a:b]) or status, notice[a:b])
+            for a, b in zip(starts, ends, strict=True)
+        ]
+        parts = [(s, reason_of(s, part, action)) for s, part in parts]
+        lead_status, why = next(((s, r) for s, r in parts if is_hard(r, s)), parts[0])
+        if why in _VAGUE:
+            lead_status, why = status, reason_of(status, notice, action)
+    hard = not delayed and is_hard(why, lead_status, notice)
     return BounceInfo(
         recipients=tuple(addresses[:20]),
-        status=status,
+        status=lead_status,
         hard=hard,
-        diagnostic=short(_diagnostic_line(notice, status)),
+        diagnostic=short(_diagnostic_line(notice, lead_status)),
         reason=why,
     )
+
+
+def _own_status(part: str) -> str:
+    match = _STATUS.search(part)
+    return ".".join(match.groups()) if match and match.group(1) in "45" else ""
 
 
 def _diagnostic_line(notice: str, status: str) -> str:
