@@ -160,3 +160,25 @@ def test_mailbox_reminder_text(reason: str, says: str) -> None:
         "en", "mailbox", DraftVars(contact_name="Emma", bounce_reason=reason)
     )
     assert says in summary
+
+
+def test_notice_for_two_recipients_is_led_by_the_dead_address() -> None:
+    raw = build(
+        [
+            ("From", "MAILER-DAEMON@mx.example.com"),
+            ("To", "li.lei@example.com"),
+            ("Subject", "failure notice"),
+        ],
+        "Hi. This is the qmail-send program at mx.example.com.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+        "<full@client.example>:\r\nRemote host said: 552 5.2.2 Mailbox full\r\n\r\n"
+        "<gone@client.example>:\r\nRemote host said: 550 5.1.1 No such user here\r\n",
+    )
+    verdict = classify(raw)
+    assert verdict.bounce is not None
+    assert verdict.bounce.recipients == ("full@client.example", "gone@client.example")
+    assert (verdict.bounce.reason, verdict.bounce.status, verdict.bounce.hard) == (
+        "userunknown",
+        "5.1.1",
+        True,
+    )
