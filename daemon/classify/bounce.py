@@ -13,7 +13,14 @@ import json
 import re
 from dataclasses import dataclass
 
-from daemon.classify.bounce_reason import command_in, is_hard, reason_of
+from daemon.classify.bounce_reason import (
+    REPLY_CODE,
+    STATUS_CODE,
+    command_in,
+    is_hard,
+    reason_of,
+    status_in,
+)
 from daemon.classify.model import BounceInfo
 
 # Reasons that say little on their own: the notice text may say more.
@@ -81,8 +88,6 @@ _DELAY = re.compile(
     r"warning: could not send|temporar",
     re.I,
 )
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP_CODE = re.compile(r"(?<![\d.])([45])([0-5])(\d)(?:[ -]|$)", re.M)
 _ADDR = re.compile(
     r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 )
@@ -144,7 +149,7 @@ def parse_dsn(blocks: tuple[str, ...]) -> list[DsnRecipient]:
             recipient = fields.get("final-recipient") or fields.get("original-recipient")
             address = _dsn_address(recipient)
             action = fields.get("action", "").split()[0].lower() if fields.get("action") else ""
-            status_match = _STATUS.search(fields.get("status", ""))
+            status_match = STATUS_CODE.search(fields.get("status", ""))
             status = ".".join(status_match.groups()) if status_match else ""
             if not (address or status) or (not address and not action):
                 continue
@@ -189,10 +194,7 @@ def failing(recipients: list[DsnRecipient]) -> list[DsnRecipient]:
 
 def failure_status(text: str) -> str | None:
     """An RFC 3463 failure status (4.x.x / 5.x.x) in the notice, as evidence."""
-    match = _STATUS.search(notice_part(text))
-    while match and match.group(1) == "2":
-        match = _STATUS.search(notice_part(text), match.end())
-    return ".".join(match.groups()) if match else None
+    return status_in(notice_part(text)) or None
 
 
 def info_from_dsn(recipients: list[DsnRecipient], text: str = "") -> BounceInfo:
@@ -228,7 +230,7 @@ def _dsn_reason(r: DsnRecipient, notice: str, command: str) -> str:
 
 def info_from_text(text: str, exclude: set[str], subject: str = "") -> BounceInfo:
     notice = notice_part(text)
-    statuses = [".".join(m.groups()) for m in _STATUS.finditer(notice)]
+    statuses = [".".join(m.groups()) for m in STATUS_CODE.finditer(notice)]
     failures = [s for s in statuses if s[0] in "45"]
     status = next((s for s in failures if s[0] == "5"), failures[0] if failures else "")
     delayed = not status.startswith("5") and bool(
@@ -250,7 +252,7 @@ def info_from_text(text: str, exclude: set[str], subject: str = "") -> BounceInf
         # as in a delivery-status report.
         ends = [*starts[1:], len(notice)]
         parts = [
-            (_own_status(notice[a:b]) or status, notice[a:b])
+            (status_in(notice[a:b]) or status, notice[a:b])
             for a, b in zip(starts, ends, strict=True)
         ]
         parts = [(s, reason_of(s, part, action)) for s, part in parts]
@@ -267,14 +269,9 @@ def info_from_text(text: str, exclude: set[str], subject: str = "") -> BounceInf
     )
 
 
-def _own_status(part: str) -> str:
-    match = _STATUS.search(part)
-    return ".".join(match.groups()) if match and match.group(1) in "45" else ""
-
-
 def _diagnostic_line(notice: str, status: str) -> str:
     for line in notice.splitlines():
-        if (status and status in line) or _SMTP_CODE.search(line):
+        if (status and status in line) or REPLY_CODE.search(line):
             return line
     return ""
 

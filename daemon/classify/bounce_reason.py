@@ -114,8 +114,9 @@ _SECOND = (
     "securityerror", "mailererror",
 )  # fmt: skip
 _USERUNKNOWN_BUT = ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept")
-_STATUS = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_REPLY = re.compile(r"(?<![\d.])([45][0-5]\d)(?=[ -]|$)", re.M)
+# An RFC 3463 status (2.x.x success too) and an SMTP failure reply code, in free text.
+STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+REPLY_CODE = re.compile(r"(?<![\d.])([45][0-5]\d)(?=[ -]|$)", re.M)
 _SPACES = re.compile(r"\s+")
 _COMMAND = re.compile(
     r"(?:in reply to|after|>>>|smtp:|most progress was)\s*"
@@ -151,7 +152,7 @@ def reason_of(status: str, text: str, action: str = "", command: str = "") -> st
     refused at RCPT TO; otherwise it is taken for a content filter's answer.
     """
     text = _SPACES.sub(" ", text).lower()
-    quoted = _status_in(text)
+    quoted = status_in(text)
     # A report's "5.0.0" says less than the server's own "5.7.26" in the text (sisimai prefers it).
     if not status or (status[2:] == "0.0" and quoted[:1] == status[:1] and quoted[2:] != "0.0"):
         status = quoted or status
@@ -223,13 +224,14 @@ def _first_pass(named: str, text: str, command: str, status: str) -> str:
     return ""
 
 
-def _status_in(text: str) -> str:
-    match = _STATUS.search(text)
-    return ".".join(match.groups()) if match else ""
+def status_in(text: str) -> str:
+    """The first failure status (4.x.x / 5.x.x) in `text`, "" when none."""
+    found = (".".join(m.groups()) for m in STATUS_CODE.finditer(text) if m.group(1) != "2")
+    return next(found, "")
 
 
 def _reply_code(text: str) -> str:
-    match = _REPLY.search(text)
+    match = REPLY_CODE.search(text)
     return match.group(1) if match else ""
 
 
@@ -240,7 +242,7 @@ def is_hard(reason: str, status: str = "", text: str = "") -> bool:
     if reason != "notaccept":
         return False
     # A null MX or "does not accept mail" is permanent unless the server said 4xx.
-    code = status or _status_in(text.lower()) or _reply_code(text)
+    code = status or status_in(text) or _reply_code(text)
     return not code.startswith("4") and " temporar" not in text.lower()
 
 
