@@ -19,9 +19,17 @@ Each file is classified whole, as `ghostwatch classify` does. Per file:
   agrees likewise. Floors: 90% for hard/soft and for the family; the exact reason is
   printed but has no floor.
 
-Deliberate differences from sisimai: a notice whose text gives no reason at all is
-"onhold" for sisimai; we say the same but treat it as temporary (the schedule continues)
-rather than guess; sisimai's private pseudo status codes (5.0.9xx) are not produced.
+Deliberate differences from sisimai:
+- One reason per bounce message: a notice for several recipients is led by the hard one
+  (for a consultant the question is whether this contact's address is dead).
+- Reasons are the classifier's; what the tracker does adds one rule: any 4.x.x status is
+  temporary whatever the reason (a 4.2.2 "mailbox full" may still be delivered), so the
+  thread follows "temporary" where sisimai's family would say "mailbox".
+- onhold / undefined (no reason found) are soft, as in sisimai: the address is not called
+  dead on no evidence; sisimai's private pseudo status codes (5.0.9xx) are not produced.
+- Disagreements that remain are mostly sisimai's per-MTA modules deciding from their own
+  knowledge (a "user unknown" after DATA is "filtered", some providers' 5.2.1 "User
+  Unknown" is "suspend" or "userunknown") and MTAs without any wording we recognise.
 """
 
 from __future__ import annotations
