@@ -40,6 +40,7 @@ _MTA_WORDING: dict[str, tuple[str, ...]] = {
         "destinataire invalide. invalid recipient",  # Orange
     ),
     "hostunknown": ("dns lookup failure: host",),  # DragonFly
+    "mailboxfull": ("mailbox exceeds allowed size",),
     "notaccept": ("an mx or srv record indicated no smtp service",),
     # Google Groups refusing a post: no such group, or no permission to post to it.
     "rejected": ("groups.google.com/support",),
