@@ -139,7 +139,12 @@ def report(scores: Scores, misses: bool) -> str:
         f"exact reason agreement: {scores.share('reason_ok'):.1%}",
     ]
     wrong = Counter(
-        (sorted({r.family for r in o.expected})[0], family(o.reason, o.status, o.diagnostic))
+        (
+            sorted({r.family for r in o.expected})[0],
+            family(o.reason, o.status, o.diagnostic)
+            if o.kind == "bounce"
+            else f"not a bounce ({o.kind})",
+        )
         for o in scores.outcomes
         if not o.family_ok
     )
