@@ -123,6 +123,7 @@ def to_view(row: Message) -> MsgView:
         return_date=row.return_date,
         bounce_hard=row.bounce_hard,
         bounce_status=row.bounce_status,
+        bounce_reason=row.bounce_reason,
         bounce_recipients=tuple(row.bounce_recipients or ()),
         gw_key=row.gw_key,
         gone=row.gone,

@@ -49,6 +49,7 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "red_flags": list(rec.red_flags),
                 "draft_waiting_since": iso(d.draft_waiting_since),
                 "snoozed_until": iso(d.snoozed_until),
+                "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
@@ -72,6 +73,8 @@ def _next(d: Decision, tz: ZoneInfo) -> str:
         return f"draft {n.step} waiting since {_local(d.draft_waiting_since, tz)}"
     if n.action == "wait_for_draft":
         return f"draft {n.step} waits for you"
+    if n.action == "call":
+        return f"call or message ({d.run.record.call_instead})"
     return shorten(d.run.record.outcome_reason, 60)
 
 
@@ -174,10 +177,12 @@ def print_explain(
         print(f"        {m.kind}: {m.reason}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)
-        if m.bounce_status:
+        if m.bounce_status or m.bounce_reason:
             hard = "hard" if m.bounce_hard else "soft"
+            why = f"{m.bounce_reason} " if m.bounce_reason else ""
             print(
-                f"        bounce {m.bounce_status} ({hard}) for {', '.join(m.bounce_recipients)}",
+                f"        bounce {why}{m.bounce_status or ''} ({hard}) "
+                f"for {', '.join(m.bounce_recipients)}",
                 file=out,
             )
     for d in decisions:

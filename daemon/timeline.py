@@ -49,6 +49,7 @@ class MsgView:
     return_date: date | None = None
     bounce_hard: bool | None = None
     bounce_status: str | None = None
+    bounce_reason: str | None = None
     bounce_recipients: tuple[str, ...] = ()
     gw_key: str | None = None
     gone: bool = False
@@ -228,6 +229,7 @@ def _inbound_event(
                 ref=msg.ref,
                 hard=bool(msg.bounce_hard),
                 status=msg.bounce_status or "",
+                reason=msg.bounce_reason or "",
                 recipients=recipients,
             )
         return None
