@@ -23,7 +23,15 @@ from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
 from daemon.outbox import drafts_of
-from daemon.present import print_draft, print_explain, print_json, print_status, status_json
+from daemon.present import (
+    AccountHealth,
+    print_accounts,
+    print_draft,
+    print_explain,
+    print_json,
+    print_status,
+    status_json,
+)
 from daemon.render import check_templates
 from daemon.timeline import dedupe
 
@@ -206,11 +214,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
     ]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    accounts = account_health(app)
     if args.json:
-        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone)))
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
     else:
         print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_accounts(accounts)
     return 0
+
+
+def account_health(app: App) -> dict[str, AccountHealth]:
+    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
+    with app.store.reader() as s:
+        rows = s.execute(select(*columns).order_by(Account.name))
+        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:

@@ -201,7 +201,8 @@ def run_cycle(
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
-            _sync(app, account, source, now, scope="inbound")
+            # The cursor was stored by this cycle: its expiry now is not rescanned twice.
+            _sync(app, account, source, now, scope="inbound", may_rescan=False)
             with app.store.reader() as s:
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
