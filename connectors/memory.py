@@ -279,6 +279,12 @@ class MemoryDrafts:
         self.mailbox = mailbox or MemoryMailbox()
         self.created: list[DraftSpec] = []  # every spec actually written, for assertions
 
+    def open(self) -> None:
+        """Nothing to connect."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def _drafts(self) -> Iterator[_Stored]:
         drafts = self.mailbox.folder("drafts").name
         yield from (m for m in self.mailbox._messages.values() if m.folder.name == drafts)
@@ -367,6 +373,15 @@ class MemoryCalendar:
         del self.events[uid]
         self.removed[uid] = self.clock
         return True
+
+    def open(self) -> None:
+        """Nothing to connect."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(frozenset({"logical-clock"}))
 
     def fetch_changes(self, cursor: str | None, *, since: datetime) -> CalendarChanges:
         try:

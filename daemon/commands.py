@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 import connectors
+from connectors.base import MailSource
 from connectors.errors import ConnectorError
+from connectors.model import FolderRole
 from daemon import classify
 from daemon.app import App, mailbox, open_app
 from daemon.config import AccountConfig, Config, example_config_text, load_config
@@ -82,21 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for account in config.accounts:
         try:
             with mailbox(account) as source:
-                caps = sorted(source.capabilities().names)
-                folders = source.folders()
-                roles = {f.role.value: f.name for f in folders}
-                print(f"account {account.name} ({account.mail.type}): reached")
-                print(f"  capabilities: {', '.join(caps) or 'none'}")
-                for role in ("inbox", "sent", "drafts", "junk", "trash"):
-                    print(f"  {role}: {roles.get(role, 'not found')}")
-                if "sent" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Sent folder found; set sent_folder"
-                    )
-                if "drafts" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Drafts folder found; set drafts_folder"
-                    )
+                problems += _check_mail(account, source)
         except ConnectorError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             problems.append(f"account {account.name}: {exc}{hint}")
@@ -109,6 +97,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+_SHOWN_ROLES = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
+    """What the source offers, and the folder roles its connector says it needs."""
+    entry = connectors.mail_connector(account.mail.type)
+    caps = sorted({*source.capabilities().names, *entry.capabilities})
+    roles = {f.role: f.name for f in source.folders()}
+    print(f"account {account.name} ({account.mail.type}): reached")
+    print(f"  capabilities: {', '.join(caps) or 'none'}")
+    for role in _SHOWN_ROLES if roles else entry.folder_roles:
+        print(f"  {role.value}: {roles.get(role, 'not found')}")
+    return [
+        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
+        for role, hint in entry.folder_roles.items()
+        if role not in roles
+    ]
+
+
 def _check_calendar(account: AccountConfig) -> list[str]:
     kind = account.calendar.type if account.calendar else "none"
     if kind not in connectors.CALENDAR_CONNECTORS:
@@ -118,8 +131,7 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         with calendar_of(account) as cal:
             assert cal is not None
             cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
-            caps = getattr(cal, "capabilities", None)
-            names = sorted(caps().names) if caps else []
+            names = sorted(cal.capabilities().names)
             print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
     except ConnectorError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""

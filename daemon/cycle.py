@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, DraftSink, MailSource
+from connectors.base import CalendarSource, Capability, DraftSink, MailSource
 from connectors.model import CalendarEvent
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
@@ -67,8 +67,7 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
     if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
         yield None
         return
-    module = connectors.load(cfg.type, connectors.CALENDAR_CONNECTORS)
-    cal = module.open_calendar(cfg.settings)
+    cal = connectors.calendar_connector(cfg.type).open_calendar(cfg.settings)
     cal.open()
     try:
         yield cal
@@ -78,19 +77,17 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
 
 @contextlib.contextmanager
 def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    opener = getattr(module, "open_drafts", None)
-    if opener is None:
+    """The account's DraftSink, opened; None when its connector declares no drafts."""
+    entry = connectors.mail_connector(account.mail.type)
+    if entry.open_drafts is None or not entry.can(Capability.DRAFTS):
         yield None
         return
-    sink = opener(account.mail.settings)
-    if hasattr(sink, "open"):
-        sink.open()
+    sink = entry.open_drafts(account.mail.settings)
+    sink.open()
     try:
         yield sink
     finally:
-        if hasattr(sink, "close"):
-            sink.close()
+        sink.close()
 
 
 def _sync(
