@@ -22,7 +22,7 @@ from connectors.base import DraftState, Scope
 from connectors.compose import build_draft, content_hash
 from connectors.errors import CursorExpired
 from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
-from connectors.maildir.files import select_fields
+from connectors.messages import build_message, header_block
 from connectors.model import (
     CalendarChanges,
     CalendarEvent,
@@ -408,32 +408,17 @@ class MemoryCalendar:
 
 
 def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
-    parsed = parse_header_block(m.raw)
-    if parsed.message_id is None and parsed.sender is None and not parsed.subject:
-        return Skipped(m.ref, m.folder.name, "no usable header fields")
-    return MailMessage(
+    return build_message(
+        header_block(m.raw),
         ref=m.ref,
         folder=m.folder.name,
-        folder_role=m.folder.role,
-        message_id=parsed.message_id,
-        in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
-        subject=parsed.subject,
-        sender=parsed.sender,
-        to=parsed.to,
-        cc=parsed.cc,
-        date=parsed.date,
+        role=m.folder.role,
         received=m.received,
-        headers=select_fields(_header_block(m.raw), wanted),
-        tags=m.tags | parsed.tags,
+        wanted=wanted,
         flags=m.flags,
+        tags=m.tags,
         size=len(m.raw),
-        problems=parsed.problems,
     )
-
-
-def _header_block(raw: bytes) -> bytes:
-    return raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n"
 
 
 def _when(m: _Stored) -> datetime:
