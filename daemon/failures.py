@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connectors.errors import ConnectorError, Severity
-from daemon.errors import GhostwatchError
+from daemon.errors import AccountDegraded, GhostwatchError
 
 DISK_FULL_HINT = (
     "free disk space where the database lives; nothing is lost: the mailbox cursor "
@@ -74,5 +74,6 @@ def skips_part(exc: BaseException) -> bool:
 
 
 def is_connector_problem(exc: BaseException) -> bool:
-    """Expected trouble (server down, wrong password): a warning, not an error."""
-    return isinstance(exc, ConnectorError)
+    """Expected trouble (server down, wrong password, a cursor that expired twice):
+    a warning, not an error."""
+    return isinstance(exc, ConnectorError | AccountDegraded)
