@@ -8,7 +8,7 @@ They are synchronous on purpose: one code path is easier to trust.
 
 Writing a mail connector
 ------------------------
-1. A package `connectors/<kind>/` whose `__init__` sets `CONNECTOR`, a
+1. A package `connectors/<kind>/` (or one module) that sets `CONNECTOR`, a
    `MailConnector` (below): its `Settings` class, its openers and its declared
    capabilities. Add one line to `connectors.MAIL_CONNECTORS` (kind -> module
    path); modules are imported lazily, so nobody installs what they don't use.
@@ -21,7 +21,8 @@ Writing a mail connector
 4. Capabilities are declared, never probed: `Capability.DRAFTS` with
    `open_drafts(settings) -> DraftSink`; `Capability.PUSH` when the source has
    `wait_for_changes` (`PushSource`); `Capability.READ_ONLY` when ghostwatch
-   may write nothing there (then no drafts: the daemon previews them).
+   may write nothing there (no DraftSink: due drafts are only previewed,
+   as `once --dry-run` shows them).
    `folder_roles` names the roles `check` must find and the hint naming the
    setting that fixes a missing one (`{FolderRole.SENT: "set sent_folder"}`);
    a source without folders declares none.
@@ -53,8 +54,9 @@ the source cannot use (damaged, another version, history expired) raises
 counts it, and degrades the account if the rescan expires too. A folder that
 restarted on its own (UIDVALIDITY changed) is named in `rescanned_folders`.
 Each error's `severity` (`connectors.errors.Severity`) says what it costs:
-ITEM (that message or draft is skipped and retried), FOLDER (that folder waits
-for the next cycle; raise it after yielding the other folders' batches),
+ITEM (that draft or event write is skipped and retried; a message is a
+`Skipped` instead), FOLDER (that folder waits for the next cycle; raise it
+after yielding the other folders' batches: what was yielded is kept),
 ACCOUNT (the account's cycle fails and is retried with backoff), FATAL (a
 setting is unusable). Error texts never hold passwords, tokens or bodies.
 
