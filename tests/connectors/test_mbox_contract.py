@@ -139,6 +139,7 @@ def test_check_asks_the_source_which_folders_it_needs(
     assert "sent_folder" not in out + err and "Sent folder" not in err
     assert code == 0, err
     assert main(["--config", str(config), "sync"]) == 0
+    assert main(["--config", str(config), "once"]) == 0  # read-only: nothing to write into
 
 
 def test_a_scan_reads_the_archive(tmp_path: Path) -> None:
