@@ -58,7 +58,7 @@ class MsgView:
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
-    action: str  # stop | resume
+    action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
 
 
@@ -202,7 +202,9 @@ def events_for(
         event = _inbound_event(msg, me, contacts, in_thread=False)
         if event is not None:
             events.append(event)
-    stop_times = [m.at for m in thread if "gw:stop" in m.tags]
+    # The stop takes effect when ghostwatch read the tag, not when the tagged message was
+    # written: a tag on the outreach itself would otherwise record no silence at all.
+    stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))

@@ -210,7 +210,8 @@ class Sequence(Base):
 
 
 class Control(Base):
-    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event."""
+    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event, or
+    `snooze` (action `snooze:YYYYMMDD`, read by daemon/snooze.py)."""
 
     __tablename__ = "controls"
 

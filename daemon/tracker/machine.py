@@ -179,11 +179,11 @@ def next_action(rec: Record, ctx: Context) -> NextAction:
         return NextAction("none", None, None)
     if rec.pending_step is not None:
         return NextAction("wait_for_draft", rec.pending_step, None)
-    if rec.steps_done >= ctx.step_count:
+    if rec.steps_passed >= ctx.step_count:
         due = ctx.calendar.add(rec.last_touch_at, ctx.playbook.close_after)
         trace = (f"all {ctx.step_count} steps done; close_after {ctx.playbook.close_after}",)
         return NextAction("close", None, due.at, trace + due.trace)
-    index = rec.steps_done
+    index = rec.steps_passed
     due = step_due(ctx.playbook, ctx.calendar, rec.started_at, index, rec.last_touch_at)
     at, trace = due.at, due.trace
     if rec.deferred_until is not None and rec.deferred_until > at:
@@ -243,11 +243,11 @@ def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
         return Risk.RED
     if rec.state is State.STOPPED:
         return Risk.YELLOW
-    if rec.red_flags or rec.steps_done >= max(ctx.step_count - 1, 1):
+    if rec.red_flags or rec.steps_passed >= max(ctx.step_count - 1, 1):
         return Risk.RED
     nxt = next_action(rec, ctx)
     overdue = nxt.due is not None and nxt.due <= now
-    if rec.steps_done >= 1 or overdue or rec.soft_bounces:
+    if rec.steps_passed >= 1 or overdue or rec.soft_bounces:
         return Risk.YELLOW
     return Risk.GREEN
 

@@ -200,8 +200,13 @@ class Record:
 
     @property
     def steps_done(self) -> int:
-        """Follow-ups completed: sent touches plus skipped steps."""
-        return len(self.touches) - 1 + len(self.skipped)
+        """Follow-ups sent (SPEC): a draft deleted unsent is skipped, not done."""
+        return len(self.touches) - 1
+
+    @property
+    def steps_passed(self) -> int:
+        """How far the playbook has moved: sent steps plus skipped ones."""
+        return self.steps_done + len(self.skipped)
 
     @property
     def last_touch_at(self) -> datetime:
