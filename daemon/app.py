@@ -58,8 +58,7 @@ def open_app(config: Config) -> App:
 
 @contextlib.contextmanager
 def mailbox(account: AccountConfig) -> Iterator[MailSource]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    source: MailSource = module.open_mailbox(account.mail.settings)
+    source = connectors.mail_connector(account.mail.type).open_mailbox(account.mail.settings)
     source.open()
     try:
         yield source

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 import connectors
+from connectors.base import MailSource
 from connectors.errors import ConnectorError
+from connectors.model import FolderRole
 from daemon import classify
 from daemon.app import App, mailbox, open_app
 from daemon.config import AccountConfig, Config, load_config
@@ -23,7 +25,15 @@ from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
 from daemon.outbox import drafts_of
-from daemon.present import print_draft, print_explain, print_json, print_status, status_json
+from daemon.present import (
+    AccountHealth,
+    print_accounts,
+    print_draft,
+    print_explain,
+    print_json,
+    print_status,
+    status_json,
+)
 from daemon.render import check_templates
 from daemon.timeline import dedupe
 
@@ -87,21 +97,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for account in config.accounts:
         try:
             with mailbox(account) as source:
-                caps = sorted(source.capabilities().names)
-                folders = source.folders()
-                roles = {f.role.value: f.name for f in folders}
-                print(f"account {account.name} ({account.mail.type}): reached")
-                print(f"  capabilities: {', '.join(caps) or 'none'}")
-                for role in ("inbox", "sent", "drafts", "junk", "trash"):
-                    print(f"  {role}: {roles.get(role, 'not found')}")
-                if "sent" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Sent folder found; set sent_folder"
-                    )
-                if "drafts" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Drafts folder found; set drafts_folder"
-                    )
+                problems += _check_mail(account, source)
         except ConnectorError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             problems.append(f"account {account.name}: {exc}{hint}")
@@ -114,6 +110,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+_SHOWN_ROLES = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
+    """What the source offers, and the folder roles its connector says it needs."""
+    entry = connectors.mail_connector(account.mail.type)
+    caps = sorted({*source.capabilities().names, *entry.capabilities})
+    roles = {f.role: f.name for f in source.folders()}
+    print(f"account {account.name} ({account.mail.type}): reached")
+    print(f"  capabilities: {', '.join(caps) or 'none'}")
+    for role in _SHOWN_ROLES if roles else entry.folder_roles:
+        print(f"  {role.value}: {roles.get(role, 'not found')}")
+    return [
+        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
+        for role, hint in entry.folder_roles.items()
+        if role not in roles
+    ]
+
+
 def _check_calendar(account: AccountConfig) -> list[str]:
     kind = account.calendar.type if account.calendar else "none"
     if kind not in connectors.CALENDAR_CONNECTORS:
@@ -123,8 +144,7 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         with calendar_of(account) as cal:
             assert cal is not None
             cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
-            caps = getattr(cal, "capabilities", None)
-            names = sorted(caps().names) if caps else []
+            names = sorted(cal.capabilities().names)
             print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
     except ConnectorError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -219,11 +239,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
     ]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    accounts = account_health(app)
     if args.json:
-        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone)))
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
     else:
         print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_accounts(accounts)
     return 0
+
+
+def account_health(app: App) -> dict[str, AccountHealth]:
+    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
+    with app.store.reader() as s:
+        rows = s.execute(select(*columns).order_by(Account.name))
+        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:

@@ -775,15 +775,15 @@ def _registered(
     r: Reader, kind: str, registry: dict[str, str], t: dict[str, Any], path: str
 ) -> ConnectorConfig:
     try:
-        module = connectors.load(kind, registry)
+        cls = connectors.declared(kind, registry).settings
     except ImportError as exc:
         r.problem(join(path, "type"), kind, f"the {kind} connector cannot be loaded: {exc}")
         return BAD
-    cls = getattr(module, "Settings", None)
+    except TypeError as exc:
+        r.problem(join(path, "type"), kind, str(exc))
+        return BAD
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        r.problem(
-            join(path, "type"), kind, f"{module.__name__} declares no Settings dataclass (a bug)"
-        )
+        r.problem(join(path, "type"), kind, f"the {kind} connector's settings are no dataclass")
         return BAD
     settings = build_settings(r, cls, t, path, ignore=("type",))
     return ConnectorConfig(kind, settings)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, DraftSink, MailSource
+from connectors.base import CalendarSource, Capability, DraftSink, MailSource
 from connectors.model import CalendarEvent
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
@@ -69,8 +69,7 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
     if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
         yield None
         return
-    module = connectors.load(cfg.type, connectors.CALENDAR_CONNECTORS)
-    cal = module.open_calendar(cfg.settings)
+    cal = connectors.calendar_connector(cfg.type).open_calendar(cfg.settings)
     cal.open()
     try:
         yield cal
@@ -80,19 +79,17 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
 
 @contextlib.contextmanager
 def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    opener = getattr(module, "open_drafts", None)
-    if opener is None:
+    """The account's DraftSink, opened; None when its connector declares no drafts."""
+    entry = connectors.mail_connector(account.mail.type)
+    if entry.open_drafts is None or not entry.can(Capability.DRAFTS):
         yield None
         return
-    sink = opener(account.mail.settings)
-    if hasattr(sink, "open"):
-        sink.open()
+    sink = entry.open_drafts(account.mail.settings)
+    sink.open()
     try:
         yield sink
     finally:
-        if hasattr(sink, "close"):
-            sink.close()
+        sink.close()
 
 
 def _sync(
@@ -212,7 +209,8 @@ def run_cycle(
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
-            _sync(app, account, source, now, scope="inbound")
+            # The cursor was stored by this cycle: its expiry now is not rescanned twice.
+            _sync(app, account, source, now, scope="inbound", may_rescan=False)
             with app.store.reader() as s:
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -21,8 +22,36 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, Any]]:
-    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset."""
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """How an account's mail sync is doing, as `status` shows it."""
+
+    health: str  # ok | degraded
+    rescans: int  # times its mail cursor expired and was rebuilt by a rescan
+    last_error: str | None
+
+    def note(self) -> str | None:
+        """One line when there is something to say, None for a quiet healthy account."""
+        parts = []
+        if self.health != "ok":
+            parts.append(f"degraded: {self.last_error or 'unknown reason'}")
+        elif self.last_error:
+            parts.append(f"ok, but {self.last_error}")
+        if self.rescans:
+            parts.append(f"mail cursor rebuilt by a rescan {self.rescans} time(s)")
+        return "; ".join(parts) or None
+
+
+def status_json(
+    decisions: Sequence[Decision],
+    tz: ZoneInfo,
+    accounts: Mapping[str, AccountHealth] | None = None,
+) -> list[dict[str, Any]]:
+    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset.
+
+    Each row also carries its account's `account_health` and `account_rescans`
+    (the array stays what SPEC §6 promises; these are extra fields)."""
+    accounts = accounts or {}
 
     def iso(t: datetime | None) -> str | None:
         return t.astimezone(tz).isoformat() if t else None
@@ -54,7 +83,20 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "thread": d.thread_id,
             }
         )
+        known = accounts.get(d.account)
+        if known is not None:
+            out[-1]["account_health"] = known.health
+            out[-1]["account_rescans"] = known.rescans
     return out
+
+
+def print_accounts(accounts: Mapping[str, AccountHealth], out: TextIO | None = None) -> None:
+    """A line for each account with something to say (degraded, rescanned)."""
+    out = out or sys.stdout
+    for name, known in accounts.items():
+        note = known.note()
+        if note:
+            print(f"account {name}: {note}", file=out)
 
 
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
