@@ -22,6 +22,8 @@ Outbound (first unanswered message to the contact)
     +-- Stop (gw:stop tag, `ghostwatch stop`, deleted draft with on_draft_deleted=stop) --> STOPPED
 
 STOPPED --Resume--> WAITING.  STOPPED ignores Outbound (the thread stays stopped).
+GHOSTED / STOPPED --HumanReply--> REPLIED: the contact returned (the record keeps
+  the earlier outcome; a reply answering a newer outreach elsewhere does not count).
 REPLIED / MET / GHOSTED / UNDELIVERABLE + a later Outbound --> a new sequence starts.
 """
 
@@ -72,6 +74,9 @@ class HumanReply:
     ref: str
     sender: str
     in_thread: bool = True
+    # Sent in another thread the consultant started before it: the answer to that
+    # newer outreach, which has its own sequence, so it does not revive an ended one.
+    answers_other: bool = False
     order: int = 2
 
 
@@ -197,6 +202,9 @@ class Record:
     drafts_written: int = 0
     backfilled: bool = False
     reply_latencies_hours: tuple[float, ...] = ()
+    # The contact wrote back after the sequence had ended: the outcome it had then.
+    returned_from: State | None = None
+    returned_from_at: datetime | None = None
 
     @property
     def steps_done(self) -> int:
@@ -206,6 +214,13 @@ class Record:
     @property
     def last_touch_at(self) -> datetime:
         return self.touches[-1]
+
+    @property
+    def returned_after_hours(self) -> float | None:
+        """How long the contact stayed silent before returning: last touch to the reply."""
+        if self.returned_from is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.last_touch_at).total_seconds() / 3600, 2)
 
 
 # ---- intents ----------------------------------------------------------------
