@@ -138,7 +138,9 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             return new, (), f"touch {len(touches) - 1}: {what}"
         case HumanReply():
             hours = _hours(ev.at - rec.last_touch_at)
-            rec = dataclasses.replace(rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours))
+            rec = dataclasses.replace(
+                rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours)
+            )
             where = "in the thread" if ev.in_thread else "in a new thread"
             return _end(rec, State.REPLIED, ev.at, f"human reply from {ev.sender} {where}")
         case AutoReply():
