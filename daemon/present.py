@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from daemon.db.tables import Draft
 from daemon.decide import Decision
 from daemon.timeline import MsgView
+from daemon.tracker.machine import returned_days
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
@@ -47,6 +48,8 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "ended_at": iso(rec.ended_at),
                 "outcome": rec.outcome_reason or None,
                 "red_flags": list(rec.red_flags),
+                "returned_from": rec.returned_from.value if rec.returned_from else None,
+                "returned_after_days": returned_days(rec),
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
@@ -163,6 +166,9 @@ def print_explain(
     for d in decisions:
         rec = d.run.record
         head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+        if rec.returned_from is not None:
+            was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
+            head += f" (returned after {returned_days(rec)} days; was {was})"
         print(f"\n{head}, risk {d.risk.value}", file=out)
         for line in d.run.trail:
             print(f"  {_local(line.at, tz)}  {line.text}", file=out)
