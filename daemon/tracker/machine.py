@@ -263,16 +263,13 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
         nxt = next_action(rec, ctx)
     line = missed
     if nxt.action == "draft" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
-        # A step already due when ghostwatch first saw the thread is due from then on:
-        # neither the draft nor its reminder is dated before ghostwatch existed.
-        due = max(nxt.due, min(rec.first_seen, now))
-        intents: list[Intent] = [WriteDraft(step=nxt.step, due=due, trace=nxt.trace)]
+        intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
         kind = REMINDER_KIND.get(nxt.step) if nxt.step > 1 else None
         if nxt.step == ctx.step_count and ctx.step_count >= 2:
             kind = "final"
         if kind:
-            intents.append(WriteReminder(step=nxt.step, kind=kind, at=due))
-        line = line or f"step {nxt.step} due since {due.isoformat()}"
+            intents.append(WriteReminder(step=nxt.step, kind=kind, at=nxt.due))
+        line = line or f"step {nxt.step} due since {nxt.due.isoformat()}"
         return rec, tuple(intents), line
     return rec, (), line
 

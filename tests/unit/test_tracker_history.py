@@ -77,8 +77,8 @@ def test_a_thread_inside_its_playbook_gets_only_the_step_its_schedule_reached() 
     assert run.record.state is State.WAITING
     draft, reminder = run.due
     assert isinstance(draft, WriteDraft) and draft.step == 2
-    assert draft.due == at(6, 10)  # due from first sight, not back-dated to the 5th
-    assert reminder == WriteReminder(step=2, kind="call", at=at(6, 10))
+    assert draft.due == at(5)  # its schedule: the outbox writes the oldest due first
+    assert reminder == WriteReminder(step=2, kind="call", at=at(5))
     assert run.record.skipped == (1,)
     assert any("before ghostwatch first saw" in line.text for line in run.trail)
     nxt = next_action(run.record, c)
