@@ -37,6 +37,7 @@ BOUNCED = ("刘洋", "gone@old.example")
 MET = ("陈静", "chen.jing@client.example")
 SILENT = ("吴昊", "wu.hao@cand.example")
 RUNNING = ("林峰", "lin.feng@cand.example")  # inside its playbook at first scan
+AGAIN = ("郑爽", "zheng@cand.example")  # silent, then reached again in a new thread
 
 MEETING = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -137,6 +138,12 @@ class History:
             encoding="utf-8",
         )
         d.outreach(RUNNING, "架构师职位", iso(running_start(self.now)), "h6@h")
+        d.outreach(AGAIN, "产品经理职位", iso(self.day(35, 16)), "h7@h")
+        d.outreach(AGAIN, "另一个机会", iso(self.day(3, 10)), "h8@h")
+        d.append(
+            "INBOX",
+            mail(AGAIN, LI, "Re: 另一个机会", iso(self.day(2, 11)), "r8@c", reply_to="h8@h"),
+        )
 
 
 @pytest.fixture(params=["--now", "real clock"])
@@ -178,18 +185,27 @@ def test_first_scan_gives_history_its_true_outcomes_and_a_late_reply_revives(
     h, desk = history, history.desk
     once_process(h, h.now)
 
-    rows = {
-        r["contact"]: r
-        for r in json.loads(desk.ok("status", "--all", "--json", now=when(h, h.now)))
+    listed = json.loads(desk.ok("status", "--all", "--json", now=when(h, h.now)))
+    assert sorted((r["contact"], r["state"]) for r in listed) == sorted(
+        [
+            (SAME_DAY[1], "replied"),
+            (NEW_THREAD[1], "replied"),
+            (BOUNCED[1], "undeliverable"),
+            (MET[1], "met"),
+            (SILENT[1], "ghosted"),
+            (RUNNING[1], "draft_pending"),
+            # The answer to the new outreach is that sequence's; the old one stays ghosted.
+            (AGAIN[1], "ghosted"),
+            (AGAIN[1], "replied"),
+        ]
+    )
+    again = [r for r in listed if r["contact"] == AGAIN[1]]
+    assert [r["returned_from"] for r in again] == [None, None]
+    assert {r["subject"]: r["state"] for r in again} == {
+        "产品经理职位": "ghosted",
+        "另一个机会": "replied",
     }
-    assert {c: rows[c]["state"] for c in rows} == {
-        SAME_DAY[1]: "replied",
-        NEW_THREAD[1]: "replied",
-        BOUNCED[1]: "undeliverable",
-        MET[1]: "met",
-        SILENT[1]: "ghosted",
-        RUNNING[1]: "draft_pending",
-    }
+    rows = {r["contact"]: r for r in listed if r["contact"] != AGAIN[1]}
     assert rows[NEW_THREAD[1]]["outcome"].endswith("in a new thread")
     assert rows[SAME_DAY[1]]["ended_at"] == iso(h.day(35, 15).astimezone(SH))
     silent = rows[SILENT[1]]
@@ -225,6 +241,8 @@ def test_first_scan_gives_history_its_true_outcomes_and_a_late_reply_revives(
             (BOUNCED[1], "undeliverable"),
             (MET[1], "met"),
             (SILENT[1], "ghosted"),
+            (AGAIN[1], "ghosted"),
+            (AGAIN[1], "replied"),
         ]
     )
 
