@@ -114,8 +114,9 @@ def _returned(rec: Record, ev: HumanReply) -> Step:
 
 def returned_days(rec: Record) -> int | None:
     """Whole days of silence the contact broke by returning, for people to read."""
-    hours = rec.returned_after_hours
-    return None if hours is None else int(hours // 24)
+    if rec.returned_from is None or rec.ended_at is None:
+        return None
+    return (rec.ended_at - rec.last_touch_at).days  # not from the rounded hours: 23:59:59 is 0
 
 
 def _hours(delta: timedelta) -> float:

@@ -247,7 +247,11 @@ def test_first_scan_gives_history_its_true_outcomes_and_a_late_reply_revives(
     )
 
     # Weeks later the silent contact writes back in the thread: a return.
-    reply_at = h.now + timedelta(hours=1) if h.fixed else datetime.now(SH) - timedelta(seconds=5)  # type: ignore[attr-defined]
+    reply_at = (
+        h.now + timedelta(hours=1)
+        if h.fixed
+        else datetime.now(SH).replace(microsecond=0) - timedelta(seconds=5)
+    )  # type: ignore[attr-defined]
     desk.append(
         "INBOX", mail(SILENT, LI, "Re: 数据平台职位", iso(reply_at), "r5@c", reply_to="h5@h")
     )

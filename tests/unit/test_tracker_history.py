@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from daemon.tracker.machine import next_action, replay, risk
+from datetime import timedelta
+
+from daemon.tracker.machine import next_action, replay, returned_days, risk
 from daemon.tracker.states import (
     Bounced,
     HumanReply,
@@ -146,3 +148,9 @@ def test_new_outreach_after_ghosted_starts_its_own_sequence() -> None:
     assert runs[0].record.returned_from is None
     assert runs[1].record.started_at == again.at
     assert runs[1].record.reply_latencies_hours == (5.0,)
+
+
+def test_returned_days_count_whole_days_even_a_second_before_the_next() -> None:
+    late = HumanReply(at=at(10, 11, month=12) - timedelta(seconds=1), ref="r", sender="x")
+    (run,) = replay([*SENT, late], at(11, month=12), ctx())
+    assert returned_days(run.record) == 29  # 29 d 23:59:59 after the last touch (10th 11:00)
