@@ -15,6 +15,8 @@ Outbound (first unanswered message to the contact)
     |  |
     |  +-- time: last step sent and close_after passed --> GHOSTED
     |  +-- time: whole playbook already past when first seen, nothing written --> GHOSTED
+    |      (only once the replay reaches the playbook's end: older history decides first;
+    |       steps that fell due before first sight, with a later one due too, are skipped)
     |
     +-- HumanReply (in the thread, or a new thread from the contact or an alias) --> REPLIED
     +-- Meeting (calendar event with the contact, accepted invitation) --> MET
