@@ -226,7 +226,8 @@ def _decide_thread(
     contacts = {tf.contact, *tf.aliases}
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
     by_ref = {m.ref: m for m in messages}
-    started = _outreach_started(s, {m.thread_id for m in elsewhere if m.thread_id is not None})
+    replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
+    started = _outreach_started(s, replied_in)
     events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts, started)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
