@@ -11,6 +11,7 @@ from connectors.base import MailSource
 from daemon.config import AccountConfig, Config
 from daemon.db.engine import Store
 from daemon.decide import Policy
+from daemon.errors import UsageError
 from daemon.identity import Identity
 from daemon.tracker.policy import BusinessCalendar
 
@@ -34,11 +35,15 @@ class App:
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
+            stale_draft=p.stale_draft,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:
         if only is None:
             return list(self.config.accounts)
+        if only not in self.config.account_names():
+            known = ", ".join(self.config.account_names()) or "none"
+            raise UsageError(f"no account named {only!r}; the config has: {known}")
         return [self.config.account(only)]
 
 

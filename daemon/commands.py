@@ -16,7 +16,7 @@ import connectors
 from connectors.errors import ConnectorError
 from daemon import classify
 from daemon.app import App, mailbox, open_app
-from daemon.config import AccountConfig, Config, example_config_text, load_config
+from daemon.config import AccountConfig, Config, load_config
 from daemon.cycle import calendar_of, run_cycle, sync_account
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -42,18 +42,31 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path: Path = (args.path or args.config).expanduser()
+    path: Path = (args.path or args.config).expanduser().absolute()
     if path.exists():
         raise GhostwatchError(
             f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
         )
+    from daemon.init_config import ask_address, starter_config
+
+    address = args.address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(example_config_text(), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
-    print(f"Wrote a starter config to {path}.")
-    print("Next: edit [[accounts]] (address, server, password_command), then run")
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
     print(f"  ghostwatch --config {path} check")
     return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    raise GhostwatchError(
+        "gmail / graph sign-in is not available yet",
+        hint='meanwhile use the account over IMAP with an app password (type = "imap")',
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -260,7 +273,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _control(args: argparse.Namespace, action: str) -> int:
+def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     app = _app(args)
     now = now_of(args, app.config)
     name, tid = _find_thread(app, args.target)
@@ -268,9 +281,30 @@ def _control(args: argparse.Namespace, action: str) -> int:
         acct = account_id(s, name)
         s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
-    decide(app.store, name, app.policy(app.config.account(name)), now)
-    print(f"{action}: thread {tid} of account {name}")
+    account = app.config.account(name)
+    decisions = decide(app.store, name, app.policy(account), now)
+    print(f"{shown or action}: thread {tid} of account {name}")
+    if action == "stop":
+        from daemon.withdraw_now import withdraw_now
+
+        mine = [d for d in decisions if d.thread_id == tid]
+        drafts, reminders = withdraw_now(app, account, mine, now)
+        for key in drafts.withdrawn:
+            print(f"[{name}] withdrew untouched draft {key}")
+        for key in drafts.kept_edited:
+            print(f"[{name}] left your edited draft {key} alone")
+        for key in reminders.removed:
+            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
     return 0
+
+
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from daemon.snooze import control_action, parse_day
+
+    day = parse_day(args.until)
+    if day is None:
+        raise UsageError(f"{args.until!r} is not a date; e.g. ghostwatch snooze CONTACT 2026-12-10")
+    return _control(args, control_action(day), shown=f"snoozed until {day.isoformat()}")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -324,9 +358,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         "html": lambda: report.to_html(cases, args.since, made),
     }
     text = render[args.format]()
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{len(cases)} case(s) written to {args.out}")
+    out: Path | None = args.out
+    if out is None and sys.stdout.isatty():
+        # A page of raw HTML on a terminal helps nobody: write a file, say where.
+        out = report.free_path(Path.cwd(), made.date(), args.format)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {out}")
     else:
         sys.stdout.write(text)
     return 0

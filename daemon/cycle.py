@@ -35,6 +35,7 @@ from daemon.outbox import (
 )
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
+from daemon.stale_digest import preview_digest, queue_digest
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class CycleReport:
 
     @property
     def ended(self) -> list[Decision]:
-        return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
+        """Sequences this cycle ended (not those ended earlier and decided again)."""
+        return [d for d in self.decisions if d.newly_ended and d.run.end_intents]
 
 
 @contextlib.contextmanager
@@ -188,6 +190,15 @@ def run_cycle(
                 calendar=policy.calendar,
                 phone_lookup=phones,
             )
+            if cal is not None:
+                report.reminder_previews += preview_digest(
+                    app.store,
+                    report.decisions,
+                    now,
+                    calendar=policy.calendar,
+                    stale=policy.stale_draft,
+                    locale=account.locale,
+                )
             return report
         decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
@@ -232,6 +243,17 @@ def run_cycle(
             recheck=recheck,
         )
         if cal is not None:
+            digest = queue_digest(
+                app.store,
+                acct,
+                cal,
+                decided,
+                now,
+                calendar=policy.calendar,
+                stale=policy.stale_draft,
+                locale=account.locale,
+            )
+            report.reminders.removed += digest.removed
             with contextlib.ExitStack() as stack:
                 sink_cal = cal
                 if target is not None:
@@ -263,7 +285,11 @@ def run_cycle(
         if report.outbox.written or report.outbox.cancelled:
             _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
             first = {d.sequence_id: d for d in report.decisions}
-            first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
+            for d in decide(app.store, account.name, policy, now):
+                d.newly_ended = d.newly_ended or (
+                    d.sequence_id in first and first[d.sequence_id].newly_ended
+                )
+                first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
 

@@ -252,6 +252,7 @@ def _verdict_fields(verdict: classify.Classification) -> dict[str, object]:
         "return_date": verdict.return_date,
         "bounce_status": bounce.status if bounce else None,
         "bounce_hard": bounce.hard if bounce else None,
+        "bounce_reason": bounce.reason if bounce else None,
         "bounce_recipients": list(bounce.recipients) if bounce else [],
     }
 
@@ -307,6 +308,7 @@ def _insert_messages(
                 get("return_date"),
                 get("bounce_status"),
                 get("bounce_hard"),
+                get("bounce_reason"),
                 get("bounce_recipients") or [],
                 sorted(msg.tags) if msg.tags else [],
                 sorted(msg.flags) if msg.flags else [],
@@ -350,6 +352,7 @@ _MESSAGE_INSERT = BulkInsert(
         "return_date",
         "bounce_status",
         "bounce_hard",
+        "bounce_reason",
         "bounce_recipients",
         "tags",
         "flags",
@@ -499,6 +502,7 @@ _VERDICT_COLUMNS = (
     "return_date",
     "bounce_status",
     "bounce_hard",
+    "bounce_reason",
     "bounce_recipients",
 )
 _SET_VERDICT = (

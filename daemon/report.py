@@ -13,7 +13,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from statistics import median
 
 from jinja2 import Environment, select_autoescape
@@ -183,3 +184,14 @@ def to_html(cases: Sequence[Case], since: str | None, made: datetime) -> str:
         since=since,
         made=made.isoformat(),
     )
+
+
+def free_path(directory: Path, day: date, extension: str) -> Path:
+    """ghostwatch-report-<day>.<ext> in `directory`, numbered rather than overwriting."""
+    stem = f"ghostwatch-report-{day.isoformat()}"
+    path = directory / f"{stem}.{extension}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{stem}-{n}.{extension}"
+    return path

@@ -50,6 +50,7 @@ class MsgView:
     return_date: date | None = None
     bounce_hard: bool | None = None
     bounce_status: str | None = None
+    bounce_reason: str | None = None
     bounce_recipients: tuple[str, ...] = ()
     gw_key: str | None = None
     gone: bool = False
@@ -59,7 +60,7 @@ class MsgView:
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
-    action: str  # stop | resume
+    action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
 
 
@@ -211,7 +212,9 @@ def events_for(
             event = dataclasses.replace(event, answers_other=True)
         if event is not None:
             events.append(event)
-    stop_times = [m.at for m in thread if "gw:stop" in m.tags]
+    # The stop takes effect when ghostwatch read the tag, not when the tagged message was
+    # written: a tag on the outreach itself would otherwise record no silence at all.
+    stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
@@ -235,6 +238,7 @@ def _inbound_event(
                 ref=msg.ref,
                 hard=bool(msg.bounce_hard),
                 status=msg.bounce_status or "",
+                reason=msg.bounce_reason or "",
                 recipients=recipients,
             )
         return None

@@ -127,6 +127,8 @@ class Message(Base):
     return_date: Mapped[date | None] = mapped_column(Date)
     bounce_status: Mapped[str | None] = mapped_column(String(16))
     bounce_hard: Mapped[bool | None] = mapped_column(Boolean)
+    # Why it bounced, sisimai's vocabulary (userunknown, spamdetected, ...); issue 8.
+    bounce_reason: Mapped[str | None] = mapped_column(String(32))
     bounce_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -214,7 +216,8 @@ class Sequence(Base):
 
 
 class Control(Base):
-    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event."""
+    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event, or
+    `snooze` (action `snooze:YYYYMMDD`, read by daemon/snooze.py)."""
 
     __tablename__ = "controls"
 

@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.away import Away, shift_for_away
+from daemon.classify.bounce_reason import family
 from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
 from daemon.tracker.states import (
     AutoReply,
@@ -157,18 +158,8 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             latest = max(until, rec.deferred_until) if rec.deferred_until else until
             new = dataclasses.replace(rec, deferred_until=latest)
             return new, (), f"{why}; next step not before {latest.isoformat()}"
-        case Bounced(hard=True):
-            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
-            new, intents, line = _end(
-                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {ev.status or ''}".strip()
-            )
-            dead = WriteReminder(
-                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
-            )
-            return new, (*intents, dead), line
         case Bounced():
-            new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
-            return new, (), f"soft bounce {ev.status}: noted, schedule continues"
+            return _bounced(rec, ev, ctx)
         case Meeting():
             return _end(rec, State.MET, ev.at, f"meeting with the contact: {ev.summary}")
         case Stop():
@@ -201,6 +192,45 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
     raise TypeError(f"unknown event {ev!r}")  # pragma: no cover
 
 
+def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
+    what = " ".join(p for p in (ev.reason, ev.status) if p)
+    match bounce_family(ev):
+        case "gone":
+            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
+            new, intents, line = _end(
+                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip()
+            )
+            dead = WriteReminder(
+                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
+            )
+            return new, (*intents, dead), line
+        case "rejected" | "mailbox" as kind:
+            new = dataclasses.replace(
+                rec,
+                soft_bounces=rec.soft_bounces + 1,
+                call_instead=ev.reason,
+                call_since=rec.call_since or ev.at,
+            )
+            if kind == "mailbox":
+                return new, (), f"bounce {what}: mailbox cannot take mail, the next step is a call"
+            why = f"mail rejected by their server ({what}): thread stays open"
+            return new, (), f"{why}, next steps by call or message"
+    new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
+    return new, (), f"soft bounce {what}: noted, schedule continues"
+
+
+def bounce_family(ev: Bounced) -> str:
+    """gone | rejected | mailbox | temporary; bounces stored without a reason go by `hard`.
+
+    A 4.x.x status is temporary whatever the reason: the server may still take the mail.
+    """
+    if not ev.reason:
+        return "gone" if ev.hard else "temporary"
+    if ev.status.startswith("4"):
+        return "temporary"
+    return family(ev.reason, ev.status)
+
+
 def _add_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
     return flags if flag in flags else (*flags, flag)
 
@@ -209,13 +239,18 @@ def next_action(rec: Record, ctx: Context) -> NextAction:
     """The next thing the playbook will do for this record, and when."""
     if not rec.state.open:
         return NextAction("none", None, None)
+    if rec.call_instead and rec.call_since is not None:
+        # Email to them is refused: one call/message reminder, and the thread waits for them.
+        at = ctx.calendar.next_working_instant(rec.call_since)
+        step = min(rec.steps_done + 1, ctx.step_count)
+        return NextAction("call", step, at, (f"bounce {rec.call_instead}: call or message",))
     if rec.pending_step is not None:
         return NextAction("wait_for_draft", rec.pending_step, None)
-    if rec.steps_done >= ctx.step_count:
+    if rec.steps_passed >= ctx.step_count:
         due = ctx.calendar.add(rec.last_touch_at, ctx.playbook.close_after)
         trace = (f"all {ctx.step_count} steps done; close_after {ctx.playbook.close_after}",)
         return NextAction("close", None, due.at, trace + due.trace)
-    index = rec.steps_done
+    index = rec.steps_passed
     due = step_due(ctx.playbook, ctx.calendar, rec.started_at, index, rec.last_touch_at)
     at, trace = due.at, due.trace
     if rec.deferred_until is not None and rec.deferred_until > at:
@@ -263,6 +298,10 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
     if missed:
         nxt = next_action(rec, ctx)
     line = missed
+    if nxt.action == "call" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
+        kind = "mailbox" if family(rec.call_instead) == "mailbox" else "rejected"
+        call = WriteReminder(step=nxt.step, kind=kind, at=nxt.due)
+        return rec, (call,), line or f"call or message instead of mail since {nxt.due.isoformat()}"
     if nxt.action == "draft" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
         intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
         kind = REMINDER_KIND.get(nxt.step) if nxt.step > 1 else None
@@ -307,11 +346,11 @@ def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
         return Risk.RED
     if rec.state is State.STOPPED:
         return Risk.YELLOW
-    if rec.red_flags or rec.steps_done >= max(ctx.step_count - 1, 1):
+    if rec.red_flags or rec.steps_passed >= max(ctx.step_count - 1, 1):
         return Risk.RED
     nxt = next_action(rec, ctx)
     overdue = nxt.due is not None and nxt.due <= now
-    if rec.steps_done >= 1 or overdue or rec.soft_bounces:
+    if rec.steps_passed >= 1 or overdue or rec.soft_bounces:
         return Risk.YELLOW
     return Risk.GREEN
 

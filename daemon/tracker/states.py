@@ -12,6 +12,8 @@ Outbound (first unanswered message to the contact)
     |  |  +-- Outbound (the consultant's own follow-up: a touch)
     |  |  +-- AutoReply (out of office: the next due moves to the return date)
     |  |  +-- Bounced soft (noted)
+    |  |  +-- Bounced, rejected but alive (spam filter, policy, blocked sender) or mailbox
+    |  |      full / suspended: stays open, the next step is a call or message, not mail
     |  |
     |  +-- time: last step sent and close_after passed --> GHOSTED
     |  +-- time: whole playbook already past when first seen, nothing written --> GHOSTED
@@ -20,7 +22,7 @@ Outbound (first unanswered message to the contact)
     |
     +-- HumanReply (in the thread, or a new thread from the contact or an alias) --> REPLIED
     +-- Meeting (calendar event with the contact, accepted invitation) --> MET
-    +-- Bounced hard (5.x.x) --> UNDELIVERABLE
+    +-- Bounced hard (the address is gone: userunknown, hostunknown, ...) --> UNDELIVERABLE
     +-- Stop (gw:stop tag, `ghostwatch stop`, deleted draft with on_draft_deleted=stop) --> STOPPED
 
 STOPPED --Resume--> WAITING.  STOPPED ignores Outbound (the thread stays stopped).
@@ -99,6 +101,7 @@ class Bounced:
     status: str = ""
     recipients: tuple[str, ...] = ()
     order: int = 2
+    reason: str = ""  # sisimai's vocabulary; "" for bounces stored before reasons existed
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,14 +207,23 @@ class Record:
     drafts_written: int = 0
     backfilled: bool = False
     reply_latencies_hours: tuple[float, ...] = ()
+    # Set when a bounce says their server refuses our mail (or the mailbox cannot take
+    # it): the next step is a call or a message, not another email.
+    call_instead: str = ""  # the bounce reason, e.g. "spamdetected"
+    call_since: datetime | None = None
     # The contact wrote back after the sequence had ended: the outcome it had then.
     returned_from: State | None = None
     returned_from_at: datetime | None = None
 
     @property
     def steps_done(self) -> int:
-        """Follow-ups completed: sent touches plus skipped steps."""
-        return len(self.touches) - 1 + len(self.skipped)
+        """Follow-ups sent (SPEC): a draft deleted unsent is skipped, not done."""
+        return len(self.touches) - 1
+
+    @property
+    def steps_passed(self) -> int:
+        """How far the playbook has moved: sent steps plus skipped ones."""
+        return self.steps_done + len(self.skipped)
 
     @property
     def last_touch_at(self) -> datetime:
@@ -238,7 +250,7 @@ class WriteDraft:
 @dataclass(frozen=True, slots=True)
 class WriteReminder:
     step: int
-    kind: str  # call | final | dead_address
+    kind: str  # call | final | dead_address | rejected | mailbox
     at: datetime
 
 
@@ -256,7 +268,7 @@ Intent = WriteDraft | WriteReminder | Withdraw
 class NextAction:
     """What happens next and when, for status and explain."""
 
-    action: str  # draft | wait_for_draft | close | none
+    action: str  # draft | wait_for_draft | close | call | none
     step: int | None
     due: datetime | None
     trace: tuple[str, ...] = field(default=())

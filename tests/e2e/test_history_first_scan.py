@@ -216,7 +216,7 @@ def test_first_scan_gives_history_its_true_outcomes_and_a_late_reply_revives(
     keys = desk.keys()
     assert len(keys) == 1 and keys[0].endswith(".2"), keys
     assert RUNNING[1] in desk.draft_to(RUNNING[1]).header("To")
-    assert rows[RUNNING[1]]["steps_done"] == 1  # the skipped step 1
+    assert rows[RUNNING[1]]["steps_done"] == 0  # step 1 was skipped, not sent
     explain = desk.ok("explain", RUNNING[1], now=when(h, h.now))
     assert "fell due before ghostwatch first saw the thread: not drafted" in explain
     # Its call reminder is not back-dated to when step 2 fell due, before ghostwatch ran.

@@ -1,7 +1,7 @@
 """a sequence remembers the outcome it had before the contact returned
 
-Revision ID: 0003_history
-Revises: 0002
+Revision ID: 0004_history
+Revises: 0003_bounce_reason
 
 A reply after a sequence ended `ghosted` or `stopped` makes it `replied`; the
 case library keeps both outcomes: what it was (`returned_from`), since when
@@ -16,8 +16,8 @@ from alembic import op
 
 import daemon.db.tables
 
-revision = "0003_history"
-down_revision = "0002"
+revision = "0004_history"
+down_revision = "0003_bounce_reason"
 branch_labels = None
 depends_on = None
 
