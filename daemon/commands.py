@@ -235,9 +235,7 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
 def cmd_status(args: argparse.Namespace) -> int:
     app = _app(args)
     now = now_of(args, app.config)
-    decisions = [
-        d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
-    ]
+    decisions = [d for d in all_decisions(app, now) if args.all or _shown(d, now)]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
     accounts = account_health(app)
     if args.json:
@@ -253,6 +251,18 @@ def account_health(app: App) -> dict[str, AccountHealth]:
     with app.store.reader() as s:
         rows = s.execute(select(*columns).order_by(Account.name))
         return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
+
+
+RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
+
+
+def _shown(d: Decision, now: datetime) -> bool:
+    """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
+    rec = d.run.record
+    if not d.current or rec.state.open:
+        return d.current
+    ended = rec.ended_at
+    return rec.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon import snooze, stale
@@ -232,7 +232,9 @@ def _decide_thread(
     contacts = {tf.contact, *tf.aliases}
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
     by_ref = {m.ref: m for m in messages}
-    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
+    replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
+    started = _outreach_started(s, replied_in)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts, started)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
     ctx = Context(
@@ -292,6 +294,18 @@ def _elsewhere(
     return views
 
 
+def _outreach_started(s: Session, thread_ids: set[int]) -> dict[int, datetime]:
+    """When the consultant first wrote in each of these threads (none: the contact began it)."""
+    if not thread_ids:
+        return {}
+    query = (
+        select(Message.thread_id, func.min(Message.sent_at))
+        .where(Message.thread_id.in_(sorted(thread_ids)), Message.direction == "out")
+        .group_by(Message.thread_id)
+    )
+    return {tid: at for tid, at in s.execute(query) if tid is not None and at is not None}
+
+
 def store_decisions(
     s: Session, acct: int, thread_ids: Sequence[int], decisions: Sequence[Decision], now: datetime
 ) -> None:
@@ -332,6 +346,9 @@ def store_decisions(
             "silence_hours": silence,
             "reply_latencies_hours": list(rec.reply_latencies_hours),
             "backfilled": rec.backfilled,
+            "returned_from": rec.returned_from.value if rec.returned_from else None,
+            "returned_from_at": rec.returned_from_at,
+            "returned_after_hours": rec.returned_after_hours,
             "decided_at": now,
         }
         row = s.get(SequenceRow, d.sequence_id)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from daemon.db.tables import Draft
 from daemon.decide import Decision
 from daemon.timeline import MsgView
+from daemon.tracker.machine import returned_days
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
@@ -79,6 +80,8 @@ def status_json(
                 "draft_waiting_since": iso(d.draft_waiting_since),
                 "snoozed_until": iso(d.snoozed_until),
                 "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
+                "returned_from": rec.returned_from.value if rec.returned_from else None,
+                "returned_after_days": returned_days(rec),
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
@@ -230,6 +233,9 @@ def print_explain(
     for d in decisions:
         rec = d.run.record
         head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+        if rec.returned_from is not None:
+            was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
+            head += f" (returned after {returned_days(rec)} days; was {was})"
         print(f"\n{head}, risk {d.risk.value}", file=out)
         for line in d.run.trail:
             print(f"  {_local(line.at, tz)}  {line.text}", file=out)

@@ -8,8 +8,9 @@ become the event list the tracker replays.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -163,8 +164,13 @@ def events_for(
     me: Identity,
     thread_facts: ThreadFacts,
     drafts: Iterable[DraftView] = (),
+    outreach_elsewhere: Mapping[int, datetime] | None = None,
 ) -> list[Event]:
-    """The events of one thread, including the contact's messages in other threads."""
+    """The events of one thread, including the contact's messages in other threads.
+
+    `outreach_elsewhere`: for the other threads those messages sit in, when the
+    consultant first wrote in them (a reply there answers that outreach).
+    """
     contacts = {thread_facts.contact, *thread_facts.aliases}
     events: list[Event] = []
     seen_ids: set[str] = set()
@@ -201,6 +207,9 @@ def events_for(
             continue
         seen_ids.add(msg.message_id or msg.ref)
         event = _inbound_event(msg, me, contacts, in_thread=False)
+        started = (outreach_elsewhere or {}).get(msg.thread_id or -1)
+        if isinstance(event, HumanReply) and started is not None and started < msg.at:
+            event = dataclasses.replace(event, answers_other=True)
         if event is not None:
             events.append(event)
     # The stop takes effect when ghostwatch read the tag, not when the tagged message was

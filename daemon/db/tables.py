@@ -207,6 +207,10 @@ class Sequence(Base):
     silence_hours: Mapped[float | None] = mapped_column()
     reply_latencies_hours: Mapped[list[float]] = mapped_column(JSON, default=list)
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contact returned after the sequence had ended: its outcome then, and when.
+    returned_from: Mapped[str | None] = mapped_column(String(16))
+    returned_from_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    returned_after_hours: Mapped[float | None] = mapped_column()
     manual: Mapped[str | None] = mapped_column(String(16))  # stopped | resumed
     decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 

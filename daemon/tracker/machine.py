@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.away import Away, shift_for_away
@@ -43,6 +43,7 @@ from daemon.tracker.states import (
 )
 
 REMINDER_KIND = {2: "call", 3: "final"}
+RETURNABLE = (State.GHOSTED, State.STOPPED)  # a reply after these revives the sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +95,42 @@ def _end(rec: Record, state: State, at: datetime, why: str) -> Step:
     return ended, (Withdraw(reason=why),), f"sequence ends {state.value}: {why}"
 
 
+def _returned(rec: Record, ev: HumanReply) -> Step:
+    """The contact wrote back after the sequence ended: the door the closing note left open."""
+    new = dataclasses.replace(
+        rec,
+        state=State.REPLIED,
+        ended_at=ev.at,
+        returned_from=rec.state,
+        returned_from_at=rec.ended_at,
+        reply_latencies_hours=(*rec.reply_latencies_hours, _hours(ev.at - rec.last_touch_at)),
+    )
+    where = "in the thread" if ev.in_thread else "in a new thread"
+    days = returned_days(new)
+    why = f"returned after {days} days: human reply from {ev.sender} {where}"
+    was = f"{rec.state.value} since {rec.ended_at.date().isoformat()}" if rec.ended_at else ""
+    new = dataclasses.replace(new, outcome_reason=why)
+    return new, (), f"sequence ends replied: {why} (was {was or rec.state.value})"
+
+
+def returned_days(rec: Record) -> int | None:
+    """Whole days of silence the contact broke by returning, for people to read."""
+    if rec.returned_from is None or rec.ended_at is None:
+        return None
+    return (rec.ended_at - rec.last_touch_at).days  # not from the rounded hours: 23:59:59 is 0
+
+
+def _hours(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 2)
+
+
 def apply(rec: Record, ev: Event, ctx: Context) -> Step:
     """React to one event. Time-driven changes are `advance`'s job."""
     if not rec.state.open and not isinstance(ev, Resume):
         if isinstance(ev, Outbound) and rec.state is State.STOPPED:
             return rec, (), "outbound message while stopped: thread stays stopped"
+        if isinstance(ev, HumanReply) and rec.state in RETURNABLE and not ev.answers_other:
+            return _returned(rec, ev)
         return rec, (), f"{type(ev).__name__} after the sequence ended: no change"
     match ev:
         case Outbound():
@@ -107,9 +139,9 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             what = "ghostwatch draft sent" if ev.gw_key else "consultant's own follow-up"
             return new, (), f"touch {len(touches) - 1}: {what}"
         case HumanReply():
-            hours = (ev.at - rec.last_touch_at).total_seconds() / 3600
+            hours = _hours(ev.at - rec.last_touch_at)
             rec = dataclasses.replace(
-                rec, reply_latencies_hours=(*rec.reply_latencies_hours, round(hours, 2))
+                rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours)
             )
             where = "in the thread" if ev.in_thread else "in a new thread"
             return _end(rec, State.REPLIED, ev.at, f"human reply from {ev.sender} {where}")
@@ -251,8 +283,10 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
         nxt.action == "draft"
         and rec.drafts_written == 0
         and rec.pending_step is None
-        and _playbook_end(rec, ctx) <= rec.first_seen
+        and _playbook_end(rec, ctx) <= min(rec.first_seen, now)
     ):
+        # Only once the replay has reached the playbook's end: history older than
+        # that (a reply, a meeting, a bounce) is applied first and decides instead.
         new = dataclasses.replace(rec, backfilled=True)
         return _end(
             new,
@@ -260,10 +294,14 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
             _playbook_end(rec, ctx),
             "whole playbook already in the past when first seen",
         )
+    rec, missed = _skip_missed(rec, now, ctx)
+    if missed:
+        nxt = next_action(rec, ctx)
+    line = missed
     if nxt.action == "call" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
         kind = "mailbox" if family(rec.call_instead) == "mailbox" else "rejected"
         call = WriteReminder(step=nxt.step, kind=kind, at=nxt.due)
-        return rec, (call,), f"call or message instead of mail since {nxt.due.isoformat()}"
+        return rec, (call,), line or f"call or message instead of mail since {nxt.due.isoformat()}"
     if nxt.action == "draft" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
         intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
         kind = REMINDER_KIND.get(nxt.step) if nxt.step > 1 else None
@@ -271,8 +309,34 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
             kind = "final"
         if kind:
             intents.append(WriteReminder(step=nxt.step, kind=kind, at=nxt.due))
-        return rec, tuple(intents), f"step {nxt.step} due since {nxt.due.isoformat()}"
-    return rec, (), ""
+        line = line or f"step {nxt.step} due since {nxt.due.isoformat()}"
+        return rec, tuple(intents), line
+    return rec, (), line
+
+
+def _skip_missed(rec: Record, now: datetime, ctx: Context) -> tuple[Record, str]:
+    """Steps whose time had passed before ghostwatch first saw the thread are not drafted.
+
+    When a later step too was already due at first sight, the earlier ones are
+    skipped: the thread gets the step its schedule has reached, never a row of
+    back-dated ones.
+    """
+    horizon = min(rec.first_seen, now)
+    skipped: list[int] = []
+    while True:
+        nxt = next_action(rec, ctx)
+        if nxt.action != "draft" or nxt.step is None or nxt.step >= ctx.step_count:
+            break
+        trial = dataclasses.replace(rec, skipped=(*rec.skipped, nxt.step))
+        after = next_action(trial, ctx)
+        if after.due is None or after.due > horizon:
+            break
+        rec = trial
+        skipped.append(nxt.step)
+    if not skipped:
+        return rec, ""
+    steps = ", ".join(str(n) for n in skipped)
+    return rec, f"step(s) {steps} fell due before ghostwatch first saw the thread: not drafted"
 
 
 def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
@@ -351,5 +415,5 @@ def _tick(run: Run, now: datetime, ctx: Context, *, final: bool) -> None:
     rec, intents, line = advance(run.record, now, ctx)
     if rec is not run.record:
         _record(run, (rec, intents, line), now)
-    elif final:
+    if final and rec.state.open:
         run.due = list(intents)

@@ -17,6 +17,8 @@ Outbound (first unanswered message to the contact)
     |  |
     |  +-- time: last step sent and close_after passed --> GHOSTED
     |  +-- time: whole playbook already past when first seen, nothing written --> GHOSTED
+    |      (only once the replay reaches the playbook's end: older history decides first;
+    |       steps that fell due before first sight, with a later one due too, are skipped)
     |
     +-- HumanReply (in the thread, or a new thread from the contact or an alias) --> REPLIED
     +-- Meeting (calendar event with the contact, accepted invitation) --> MET
@@ -24,6 +26,8 @@ Outbound (first unanswered message to the contact)
     +-- Stop (gw:stop tag, `ghostwatch stop`, deleted draft with on_draft_deleted=stop) --> STOPPED
 
 STOPPED --Resume--> WAITING.  STOPPED ignores Outbound (the thread stays stopped).
+GHOSTED / STOPPED --HumanReply--> REPLIED: the contact returned (the record keeps
+  the earlier outcome; a reply answering a newer outreach elsewhere does not count).
 REPLIED / MET / GHOSTED / UNDELIVERABLE + a later Outbound --> a new sequence starts.
 """
 
@@ -74,6 +78,9 @@ class HumanReply:
     ref: str
     sender: str
     in_thread: bool = True
+    # Sent in another thread the consultant started before it: the answer to that
+    # newer outreach, which has its own sequence, so it does not revive an ended one.
+    answers_other: bool = False
     order: int = 2
 
 
@@ -204,6 +211,9 @@ class Record:
     # it): the next step is a call or a message, not another email.
     call_instead: str = ""  # the bounce reason, e.g. "spamdetected"
     call_since: datetime | None = None
+    # The contact wrote back after the sequence had ended: the outcome it had then.
+    returned_from: State | None = None
+    returned_from_at: datetime | None = None
 
     @property
     def steps_done(self) -> int:
@@ -218,6 +228,13 @@ class Record:
     @property
     def last_touch_at(self) -> datetime:
         return self.touches[-1]
+
+    @property
+    def returned_after_hours(self) -> float | None:
+        """How long the contact stayed silent before returning: last touch to the reply."""
+        if self.returned_from is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.last_touch_at).total_seconds() / 3600, 2)
 
 
 # ---- intents ----------------------------------------------------------------
