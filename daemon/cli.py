@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.errors import ConnectorError
-from daemon import commands
+from daemon import commands, failures
 from daemon.config import ConfigError, default_config_path
 from daemon.errors import GhostwatchError, UsageError
 from daemon.logsetup import setup as setup_logging
@@ -108,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"\n  {exc.hint}" if exc.hint else ""
         print(f"ghostwatch: {exc}{hint}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    except SQLAlchemyError as exc:
+        # A database failure the store did not translate: the driver's words, never the
+        # SQL parameters (addresses, subjects).
+        if args.verbose:
+            log.exception("failed")
+        print(f"ghostwatch: {failures.describe(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -18,6 +18,7 @@ from daemon import classify
 from daemon.app import App, mailbox, open_app
 from daemon.config import AccountConfig, Config, example_config_text, load_config
 from daemon.cycle import calendar_of, run_cycle, sync_account
+from daemon.db.engine import mask_url
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
@@ -117,13 +118,6 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         hint = f" ({exc.hint})" if exc.hint else ""
         return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
     return []
-
-
-def mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
