@@ -68,6 +68,21 @@ class MailSource(Protocol):
         ...
 
 
+TAGS_WRITE = "tags:write"  # capability: the source can set and clear gw: tags itself
+
+
+@runtime_checkable
+class TagWriter(Protocol):
+    """Sets or clears one gw: tag on one message (sources declaring TAGS_WRITE).
+
+    Used for what must outlive the database: `ghostwatch stop` leaves `gw:stop`
+    on the thread, so a rebuilt database still knows the thread is stopped.
+    False when the message is gone (or its folder's UIDs changed).
+    """
+
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool: ...
+
+
 @runtime_checkable
 class DraftSink(Protocol):
     """Creates and withdraws ghostwatch's own drafts, idempotently by key."""

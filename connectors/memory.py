@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import ClassVar
 
-from connectors.base import DraftState, Scope
+from connectors.base import TAGS_WRITE, DraftState, Scope
 from connectors.compose import build_draft, content_hash
 from connectors.errors import CursorExpired
 from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
@@ -188,7 +188,15 @@ class MemoryMailbox:
         self.opened = False
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(frozenset({"fetch_raw", "flags", "tags", "drafts"}))
+        return Capabilities(frozenset({"fetch_raw", "flags", "tags", "drafts", TAGS_WRITE}))
+
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool:
+        stored = self._messages.get(ref)
+        if stored is None:
+            return False
+        tags = stored.tags | {tag} if on else stored.tags - {tag}
+        self._touch(ref, tags=_normalize_tags(tags))
+        return True
 
     def folders(self) -> list[Folder]:
         return list(self._folders.values())

@@ -23,6 +23,7 @@ from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
+from daemon.marks import mark_thread
 from daemon.outbox import drafts_of
 from daemon.present import print_draft, print_explain, print_json, print_status, status_json
 from daemon.render import check_templates
@@ -254,6 +255,8 @@ def _control(args: argparse.Namespace, action: str) -> int:
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
     decide(app.store, name, app.policy(app.config.account(name)), now)
     print(f"{action}: thread {tid} of account {name}")
+    if note := mark_thread(app, name, tid, action):
+        print(note)
     return 0
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import update
 import connectors
 from connectors.base import CalendarSource, DraftSink, MailSource
 from connectors.model import CalendarEvent
+from daemon.adopt import adopt_own_drafts
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
 from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calendar
@@ -158,6 +159,8 @@ def run_cycle(
         with app.store.reader() as s:
             acct = account_id(s, account.name)
         assert acct is not None  # sync created it
+        # Before deciding: a rebuilt database must know the drafts the mailbox holds.
+        adopt_own_drafts(app.store, account.name, acct, account.address, now)
         if cal is not None:
             report.calendar = sync_calendar(
                 app.store, acct, cal, now, lookback=app.config.daemon.lookback

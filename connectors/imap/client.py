@@ -197,6 +197,23 @@ class Wire:
             if isinstance(v, int) and not isinstance(v, bool)
         }
 
+    @_guard("SELECT")
+    def select(self, folder: str) -> int:
+        """Select `folder` read-write (for STORE); its UIDVALIDITY."""
+        self.counts[folder] += 1
+        self.selected = self.watching = None
+        raw = self._client.select_folder(folder, readonly=False)
+        self.selected = folder
+        return int(raw.get(b"UIDVALIDITY", -1))
+
+    @_guard("UID STORE")
+    def set_keyword(self, folder: str, uid: int, keyword: str, *, on: bool) -> None:
+        self._require(folder)
+        self.counts[folder] += 1
+        self.watching = None
+        change = self._client.add_flags if on else self._client.remove_flags
+        change([uid], [keyword.encode("ascii")], silent=True)
+
     @_guard("UID SEARCH")
     def search(self, folder: str, criteria: Sequence[str | date]) -> list[int]:
         self._require(folder)

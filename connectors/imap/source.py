@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
-from connectors.base import Scope
+from connectors.base import TAGS_WRITE, Scope
 from connectors.errors import ConfigProblem, ConnectorError, Permanent, Severity, Transient
 from connectors.imap import folders as folder_rules
 from connectors.imap.client import ACCOUNT, CommandFailed, ConnectionLost, Wire
@@ -118,7 +118,27 @@ class ImapMailbox:
     # MailSource ----------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(names=self._retrying(lambda w: w.caps))
+        # Keywords are base IMAP (RFC 3501 STORE): every server can carry gw: tags.
+        return Capabilities(names=self._retrying(lambda w: w.caps) | {TAGS_WRITE})
+
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool:
+        """STORE +/-FLAGS (tag) on the message, if it is still where the ref says."""
+        try:
+            uidvalidity, uid, folder = parse_ref(ref)
+        except ValueError:
+            raise Permanent(f"not an IMAP ref: {ref[:80]!r}") from None
+
+        def store(wire: Wire) -> bool:
+            self._examined = None
+            try:
+                if wire.select(folder) != uidvalidity:
+                    return False
+            except CommandFailed:
+                return False  # the folder itself is gone
+            wire.set_keyword(folder, uid, tag, on=on)
+            return True
+
+        return self._retrying(store)
 
     def folders(self) -> list[Folder]:
         return [folder for folder, _ in self._retrying(self._roles)]
