@@ -69,11 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("html", "csv", "json"), default="html")
     c.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     c.add_argument("--since", help="only sequences that began on or after this date (YYYY-MM-DD)")
+    c = sub.add_parser("backup", help="a consistent copy of the database (safe while `run` runs)")
+    c.add_argument("path", type=Path, metavar="PATH", help="the backup file, or a folder for it")
     c = sub.add_parser(
         "demo", help="the whole cycle on a built-in sample mailbox, no server needed"
     )
     c.add_argument("--dir", type=Path, help="keep the sample mailbox and calendar here")
     return p
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from daemon.backup import backup
+    from daemon.config import load_config
+
+    written = backup(load_config(args.config).daemon.database, args.path)
+    print(f"backup written to {written} ({written.stat().st_size} bytes)")
+    return 0
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -89,6 +100,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "classify": commands.cmd_classify,
     "report": commands.cmd_report,
     "demo": commands.cmd_demo,
+    "backup": cmd_backup,
 }
 
 

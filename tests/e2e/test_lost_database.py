@@ -110,3 +110,46 @@ def test_an_existing_file_that_is_no_ghostwatch_database_is_refused(
         assert str(db) in lines[0], lines
         assert "backup" in done.stderr and "move it aside" in done.stderr
     assert db.read_bytes() == content  # never initialised
+
+
+def test_backup_while_in_use_then_restore_after_the_database_is_lost(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    desk = ImapDesk.create(dovecot, tmp_path)
+    week_of_use(desk)
+    now = "2026-11-09T10:00+08:00"
+    before = desk.status(now)
+    done = cli(desk, "backup", str(tmp_path / "saved.db"), now=now)
+    assert done.returncode == 0, done.stderr
+    assert "backup written to" in done.stdout
+    again = cli(desk, "backup", str(tmp_path / "saved.db"), now=now)
+    assert again.returncode == 1 and "already exists" in again.stderr  # never overwritten
+
+    db = tmp_path / "gw.db"
+    db.write_bytes(b"")  # emptied by accident: refused, not started over
+    assert cli(desk, "once", now=now).returncode == 1
+    # README "Restore": stop the daemon, copy the backup over, remove -wal/-shm.
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes((tmp_path / "saved.db").read_bytes())
+    drafts = desk.keys()
+    done = cli(desk, "once", now=now)
+    assert done.returncode == 0, done.stderr
+    assert desk.keys() == drafts
+    assert desk.status(now) == before
+
+
+def test_backup_of_a_postgresql_database_points_to_pg_dump(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[daemon]\ndatabase = "postgresql+psycopg://gw:secret@db.example/gw"\n'
+        '[[accounts]]\nname = "work"\naddress = "me@x.example"\n'
+        f'[accounts.mail]\ntype = "maildir"\npath = "{tmp_path}/Mail"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(config), "backup", "x.dump"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "pg_dump" in done.stderr and "secret" not in done.stderr
