@@ -22,7 +22,14 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, LoginError
 
-from connectors.errors import AuthFailed, ConfigProblem, ConnectorError, Transient, Unsupported
+from connectors.errors import (
+    AuthFailed,
+    ConfigProblem,
+    ConnectorError,
+    Transient,
+    Unsupported,
+    network_problem,
+)
 from connectors.imap.fetchparse import parse_fetches, read_tagged
 from connectors.imap.folders import ListedFolder
 from connectors.imap.settings import Settings, is_loopback
@@ -369,8 +376,9 @@ def _open_socket(settings: Settings) -> IMAPClient:
             f"TLS handshake with {host}:{port} failed ({exc.reason})",
             hint="check port and security (993 = tls, 143 = starttls)",
         ) from None
-    except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ConnectionLost(f"cannot reach {host}:{port} ({type(exc).__name__})") from None
+    except (OSError, imaplib.IMAP4.abort, EOFError) as exc:
+        message, hint = network_problem(host, port, exc)
+        raise ConnectionLost(message, hint=hint) from None
 
 
 def _upgrade(client: IMAPClient, settings: Settings) -> None:

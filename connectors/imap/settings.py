@@ -50,6 +50,12 @@ class Settings:
     # Messages per FETCH command and per batch handed to the daemon.
     fetch_chunk: int = 500
 
+    def __post_init__(self) -> None:
+        # "[::1]" as in URLs: the brackets are not part of the address.
+        host = self.host.strip()
+        if host.startswith("[") and host.endswith("]"):
+            object.__setattr__(self, "host", host[1:-1])
+
     def problems(self) -> list[str]:
         """Everything wrong with these settings, as `key: value: fix` lines (empty if fine)."""
         found: list[str] = []

@@ -241,7 +241,7 @@ class ImapMailbox:
                 self._drop_wire()
                 if attempt >= self._attempts:
                     raise Transient(
-                        f"{self.settings.host}: gave up after {attempt} attempts ({exc})"
+                        f"{exc} (gave up after {attempt} attempts)", hint=exc.hint
                     ) from None
                 self._pause(attempt)
             except CommandFailed as exc:
@@ -333,7 +333,7 @@ class ImapMailbox:
                 self._drop_wire()
                 if attempt >= self._attempts:
                     raise Transient(
-                        f"{self.settings.host}: gave up after {attempt} attempts ({exc})"
+                        f"{exc} (gave up after {attempt} attempts)", hint=exc.hint
                     ) from None
                 self._pause(attempt)
         raise AssertionError("unreachable")
