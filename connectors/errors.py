@@ -79,7 +79,7 @@ def network_problem(host: str, port: int, exc: BaseException) -> tuple[str, str]
     """(message, hint) for a failed connection, naming its real cause: a name that
     does not resolve, a port nobody listens on and a server that never answers
     call for different fixes."""
-    where = f"cannot reach {host}:{port}"
+    where = f"cannot reach {f'[{host}]' if ':' in host else host}:{port}"
     retry = "ghostwatch retries with backoff"
     if isinstance(exc, socket.gaierror):
         return (
