@@ -12,6 +12,7 @@ import contextlib
 import imaplib
 import logging
 import re
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Sequence
@@ -348,7 +349,42 @@ def _vanished(lines: list[Any]) -> set[int]:
     return uids
 
 
+KEEPALIVE_PROBES = 4
+
+
+def keep_alive(sock: socket.socket, idle: float) -> None:
+    """TCP keepalive: a peer gone silent (no FIN, no RST) fails the next read with
+    ETIMEDOUT after about 2 x idle, which every caller already treats as a lost
+    connection. An IDLE connection sends nothing for minutes: without this, only
+    the next re-IDLE would find out."""
+    if idle <= 0:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    seconds = max(1, round(idle))
+    interval = max(1, round(idle / KEEPALIVE_PROBES))
+    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; macOS has only TCP_KEEPALIVE (idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+    elif hasattr(socket, "TCP_KEEPALIVE"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPALIVE, seconds)
+    if hasattr(socket, "TCP_KEEPINTVL"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        # The same bound for data sent into the void (a NOOP or DONE nobody acknowledges).
+        limit = (seconds + interval * KEEPALIVE_PROBES) * 1000
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, limit)
+
+
 def _open_socket(settings: Settings) -> IMAPClient:
+    client = _connect_socket(settings)
+    try:
+        keep_alive(client.socket(), settings.keepalive)
+    except OSError as exc:
+        log.debug("TCP keepalive not set for %s: %s", settings.host, exc)
+    return client
+
+
+def _connect_socket(settings: Settings) -> IMAPClient:
     timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
     host, port = settings.host, settings.port
     try:
