@@ -20,7 +20,8 @@ import pytest
 
 from daemon.demo import mail as sample
 from tests.e2e.conftest import CONFIG
-from tests.e2e.imap_desk import REPO
+from tests.e2e.imap_desk import REPO, ImapDesk, running_dovecot
+from tests.e2e.imap_desk import mail as imap_mail
 
 ME = ("李雷", "li.lei@hunter.example")
 
@@ -106,6 +107,32 @@ def test_a_full_disk_during_sync_and_once_is_one_line_and_loses_nothing(
     assert done.returncode == 0, done.stderr
     done = cli(config, "--now", "2026-11-04T10:00+08:00", "status", "--all", "--json")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.dovecot
+def test_a_full_disk_during_an_imap_sync_is_one_line_without_socket_noise(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    """Over IMAP the traceback came with "Exception ignored ... readline of closed file"."""
+    with running_dovecot() as server:
+        desk = ImapDesk.create(server, tmp_path)
+        text = desk.config.read_text(encoding="utf-8")
+        desk.config.write_text(text.replace(f"{tmp_path}/gw.db", f"{small_disk}/gw.db"))
+        with desk.user.client() as client:
+            for i in range(400):
+                raw = imap_mail(ME, (f"候选人{i}", f"cand{i}@mail.example"),
+                                f"职位机会 {i} " + "很长的主题" * 20, "2026-11-02T09:00+08:00",
+                                f"full{i}@hunter.example")  # fmt: skip
+                client.append("Sent", raw, flags=(b"\\Seen",))
+        assert cli(desk.config, "status").returncode == 0
+        free = shutil.disk_usage(small_disk).free
+        (small_disk / "filler").write_bytes(b"\0" * max(0, free - 64 * 1024))
+        for command in ("sync", "once"):
+            done = cli(desk.config, "--now", "2026-11-04T10:00+08:00", command)
+            assert_one_line(done, "the database disk is full", "nothing was lost")
+        (small_disk / "filler").unlink()
+        done = cli(desk.config, "--now", "2026-11-04T10:00+08:00", "once")
+        assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("readonly", [["gw.db"], ["gw.db", "gw.db-wal", "gw.db-shm"]])
