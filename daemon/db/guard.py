@@ -88,13 +88,19 @@ def _create(path: Path) -> None:
             conn.execute("PRAGMA journal_mode=WAL")  # writes the header
         finally:
             conn.close()
-        for extra in sidecars(tmp)[1:]:
-            extra.unlink(missing_ok=True)
-        os.replace(tmp, path)
+        # link, not rename: if another process created the database meanwhile, theirs stays.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:
+            if not path.exists():  # a file system without hard links
+                os.replace(tmp, path)
     except (OSError, sqlite3.Error) as exc:
+        raise translate_os(exc, path) from None
+    finally:
         for leftover in sidecars(tmp):
             leftover.unlink(missing_ok=True)
-        raise translate_os(exc, path) from None
 
 
 def _tables(path: Path) -> set[str]:
