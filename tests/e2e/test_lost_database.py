@@ -56,7 +56,10 @@ def week_of_use(desk: ImapDesk) -> None:
     assert len(desk.keys()) == 4
     desk.send_draft(SENT_ONE[1], "2026-11-03T11:00+08:00")
     desk.user.expunge("Drafts", desk.draft_to(SKIPPED[1]).uid)
-    desk.ok("stop", STOPPED[1], now="2026-11-03T12:00+08:00")
+    out = desk.ok("stop", STOPPED[1], now="2026-11-03T12:00+08:00")
+    assert "gw:stop set on 1 message(s)" in out
+    (outreach,) = [m for m in desk.messages("Sent") if STOPPED[1] in m.header("To")]
+    assert "gw:stop" in outreach.flags  # what outlives the database
     for day in ("04", "05", "06", "09"):
         desk.ok("once", now=f"2026-11-{day}T10:00+08:00")
 
@@ -153,3 +156,19 @@ def test_backup_of_a_postgresql_database_points_to_pg_dump(tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 1
     assert "pg_dump" in done.stderr and "secret" not in done.stderr
+
+
+def test_resume_clears_the_stop_tag_so_a_rebuilt_database_follows_up_again(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    desk = ImapDesk.create(dovecot, tmp_path)
+    desk.outreach(STOPPED, "Role C", f"{MONDAY}T09:00+08:00", "resume0@hunter.example")
+    desk.ok("once", now=f"{MONDAY}T10:00+08:00")  # nothing due yet
+    desk.ok("stop", STOPPED[1], now=f"{MONDAY}T11:00+08:00")
+    assert "gw:resume" not in desk.ok("resume", STOPPED[1], now=f"{MONDAY}T12:00+08:00")
+    (outreach,) = desk.messages("Sent")
+    assert "gw:stop" not in outreach.flags
+    (tmp_path / "gw.db").unlink()
+    done = cli(desk, "once", now="2026-11-03T10:00+08:00")
+    assert done.returncode == 0, done.stderr
+    assert len(desk.keys()) == 1  # followed up as if never stopped
