@@ -75,7 +75,25 @@ class ConfigProblem(ConnectorError):
     severity = Severity.FATAL
 
 
-def network_problem(host: str, port: int, exc: BaseException) -> tuple[str, str]:
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception behind a library's wrappers (HTTP libraries nest the
+    socket error three deep: ConnectionError <- MaxRetryError.reason <- ...)."""
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        inner = reason if isinstance(reason, BaseException) else None
+        inner = inner or current.__cause__ or current.__context__
+        if inner is None:
+            break
+        current = inner
+    return current
+
+
+def network_problem(
+    host: str, port: int, exc: BaseException, *, usual_ports: str = ""
+) -> tuple[str, str]:
     """(message, hint) for a failed connection, naming its real cause: a name that
     does not resolve, a port nobody listens on and a server that never answers
     call for different fixes."""
@@ -84,12 +102,13 @@ def network_problem(host: str, port: int, exc: BaseException) -> tuple[str, str]
     if isinstance(exc, socket.gaierror):
         return (
             f"{where}: the host name {host} does not resolve (DNS: {exc.strerror or exc})",
-            f"check host (a typo?) and that this machine's network and DNS work; {retry}",
+            f"check the host name (a typo?) and that this machine's network and DNS work; {retry}",
         )
     if isinstance(exc, ConnectionRefusedError):
         return (
             f"{where}: nothing listens on that port (connection refused)",
-            f"check port (993 = tls, 143 = starttls) and that the server runs; {retry}",
+            f"check the port{f' ({usual_ports})' if usual_ports else ''} and that the server "
+            f"runs; {retry}",
         )
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         return (

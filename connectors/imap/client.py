@@ -413,7 +413,7 @@ def _connect_socket(settings: Settings) -> IMAPClient:
             hint="check port and security (993 = tls, 143 = starttls)",
         ) from None
     except (OSError, imaplib.IMAP4.abort, EOFError) as exc:
-        message, hint = network_problem(host, port, exc)
+        message, hint = network_problem(host, port, exc, usual_ports="993 = tls, 143 = starttls")
         raise ConnectionLost(message, hint=hint) from None
 
 

@@ -161,3 +161,49 @@ def test_a_password_command_that_is_not_installed(tmp_path: Path) -> None:
         )
     assert code == 1
     assert "password_command: `pass` not found" in problems
+
+
+CALENDAR = """
+[daemon]
+database = "sqlite:///{root}/gw.db"
+
+[[accounts]]
+name = "work"
+address = "li.lei@hunter.example"
+
+[accounts.mail]
+type = "maildir"
+path = "{root}/Mail"
+
+[accounts.calendar]
+type = "caldav"
+url = "{url}"
+calendar = "ghostwatch"
+timeout = 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://no-such-host.invalid/dav/", "no-such-host.invalid does not resolve"),
+        ("http://127.0.0.1:{free}/dav/", "nothing listens on that port"),
+    ],
+)
+def test_calendar_connection_failures_name_their_cause(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Mail" / sub).mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        CALENDAR.format(root=tmp_path, url=url.format(free=free_port())), encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(config), "check"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert "did not answer in time" not in done.stderr
