@@ -52,14 +52,11 @@ def sqlite_file(url: str) -> Path | None:
     return None
 
 
-def make_engine(url: str, *, check_file: bool = True) -> Engine:
+def make_engine(url: str) -> Engine:
     path = sqlite_file(url)
     parsed = make_url(url)
     if path is not None:
-        if check_file:
-            check_sqlite_file(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_sqlite_file(path)
         parsed = parsed.set(database=str(path))
     try:
         engine = create_engine(parsed, future=True)
@@ -119,7 +116,7 @@ def store_error(url: str, exc: DBAPIError) -> StoreError:
         return translate_sqlite(exc, path)
     where = mask_url(url)
     if classify(exc) == "full":
-        return disk_full(Path(where))
+        return disk_full(where)
     return StoreError(f"the database {where} failed: {str(exc.orig).splitlines()[0]}")
 
 

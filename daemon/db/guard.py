@@ -105,7 +105,7 @@ def _create(path: Path) -> None:
 
 def _tables(path: Path) -> set[str]:
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         try:
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         finally:
@@ -141,7 +141,7 @@ def _unwritable(path: Path) -> Path | None:
     return None
 
 
-def disk_full(path: Path) -> DatabaseFull:
+def disk_full(path: Path | str) -> DatabaseFull:
     return DatabaseFull(
         f"the database disk is full: {path} cannot grow; "
         "nothing was lost, run again when there is space"
