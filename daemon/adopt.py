@@ -24,11 +24,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, select, update
 
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message, Thread
 from daemon.decide import to_view
+from daemon.marks import SKIP_TAG
 from daemon.outbox import draft_key, draft_message_id
 from daemon.timeline import MsgView, sequence_id
 
@@ -57,16 +58,25 @@ def adopt_own_drafts(store: Store, account: str, acct: int, address: str, now: d
             Message.thread_id.is_not(None),
             Message.gone.is_(False),
         )
-        keyed = list(s.scalars(query))
-        if not keyed:
+        tids = sorted({m.thread_id for m in s.scalars(query) if m.thread_id is not None})
+        # Skip tags are read only where something changed (a rebuilt database: every
+        # thread), so a quiet cycle does not scan every message's tags.
+        changed = select(Thread.id).where(Thread.account_id == acct, Thread.dirty.is_(True))
+        tagged = select(Message.thread_id).where(
+            Message.thread_id.in_(changed), cast(Message.tags, String).like(f"%{SKIP_TAG}%")
+        )
+        tids = sorted({*tids, *(t for t in s.scalars(tagged) if t is not None)})
+        if not tids:
             return 0
-        tids = sorted({m.thread_id for m in keyed if m.thread_id is not None})
         threads: dict[int, list[MsgView]] = defaultdict(list)
         for row in s.scalars(select(Message).where(Message.thread_id.in_(tids))):
             threads[row.thread_id].append(to_view(row))  # type: ignore[index]
     rows: list[Draft] = []
     for tid in tids:
         rows += _thread_rows(account, acct, address, tid, threads[tid], now)
+    with store.reader() as s:
+        known_keys = set(s.scalars(select(Draft.key).where(Draft.key.in_([r.key for r in rows]))))
+    rows = [r for r in rows if r.key not in known_keys]
     if not rows:
         return 0
     with store.transaction() as s:
@@ -96,12 +106,38 @@ def _thread_rows(
         kept = by_seq[seq].get(step)
         if kept is None or (kept.state == "written" and found.state == "sent"):
             by_seq[seq][step] = found  # a sent copy outranks a draft left behind
+    for seq, start in starts.items():
+        _tagged_skips(by_seq, seq, start)
     rows: list[Draft] = []
     for seq, steps in by_seq.items():
         own = _own_follow_ups(thread, starts[seq])
         for found in [*steps.values(), *_skipped(steps, own)]:
             rows.append(_row(seq, found, acct, address, tid, now))
     return rows
+
+
+def _tagged_skips(by_seq: dict[str, dict[int, Found]], seq: str, start: MsgView) -> None:
+    """Steps ghostwatch tagged `gw:skip:<step>` on the sequence's first message.
+
+    Placed right after the last step below them (or the start), so the replay
+    sees each written and deleted in order, before any later step."""
+    numbers = sorted(
+        int(tag[len(SKIP_TAG) :])
+        for tag in start.tags
+        if tag.startswith(SKIP_TAG) and tag[len(SKIP_TAG) :].isdigit()
+    )
+    steps = by_seq.get(seq, {})
+    for n in numbers:
+        if n < 1 or n in steps:
+            continue
+        before = [f.at for f in steps.values() if f.step < n] or [start.at]
+        after = [f.at for f in steps.values() if f.step > n]
+        at = max(before) + timedelta(seconds=2)
+        if after and at >= min(after):
+            at = min(after) - timedelta(seconds=2 * (max(steps) - n + 1))
+        steps[n] = Found(n, "deleted", at)
+    if steps:
+        by_seq[seq] = steps
 
 
 def _split_key(key: str | None) -> tuple[str, int | None]:

@@ -25,6 +25,7 @@ from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, account_id, decide, evaluate
 from daemon.ingest import SyncReport, sync_mail
+from daemon.marks import mark_skips
 from daemon.outbox import (
     Author,
     OutboxReport,
@@ -172,6 +173,7 @@ def run_cycle(
         held = {} if dry_run else _open_backup_sinks(app, acct, others, now)
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
+            mark_skips(app.store, source, account.name, acct, now)  # for a rebuilt database
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
         report.decisions = decide(app.store, account.name, policy, now)

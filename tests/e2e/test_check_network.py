@@ -190,9 +190,7 @@ timeout = 1
         ("http://127.0.0.1:{free}/dav/", "nothing listens on that port"),
     ],
 )
-def test_calendar_connection_failures_name_their_cause(
-    tmp_path: Path, url: str, said: str
-) -> None:
+def test_calendar_connection_failures_name_their_cause(tmp_path: Path, url: str, said: str) -> None:
     for sub in ("cur", "new", "tmp"):
         (tmp_path / "Mail" / sub).mkdir(parents=True, exist_ok=True)
     config = tmp_path / "config.toml"

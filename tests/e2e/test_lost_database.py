@@ -172,3 +172,27 @@ def test_resume_clears_the_stop_tag_so_a_rebuilt_database_follows_up_again(
     done = cli(desk, "once", now="2026-11-03T10:00+08:00")
     assert done.returncode == 0, done.stderr
     assert len(desk.keys()) == 1  # followed up as if never stopped
+
+
+def test_a_step_skipped_right_before_the_database_is_lost_stays_skipped(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The deleted draft leaves no trace of its own: ghostwatch tags gw:skip:1 for it."""
+    desk = ImapDesk.create(dovecot, tmp_path)
+    desk.outreach(SKIPPED, "Role D", f"{MONDAY}T09:00+08:00", "skip0@hunter.example")
+    desk.ok("once", now="2026-11-03T10:00+08:00")  # step 1
+    desk.user.expunge("Drafts", desk.draft_to(SKIPPED[1]).uid)
+    desk.ok("once", now="2026-11-03T11:00+08:00")  # sees it deleted: step 1 skipped
+    (outreach,) = desk.messages("Sent")
+    flags = outreach.flags
+    (tmp_path / "gw.db").unlink()
+    done = cli(desk, "once", now="2026-11-03T12:00+08:00")  # step 2 is not due yet
+    assert done.returncode == 0, done.stderr
+    assert desk.keys() == []  # step 1 not drafted again
+    (row,) = desk.status("2026-11-03T12:00+08:00")
+    assert row["contact"] == SKIPPED[1]
+    done = cli(desk, "once", now="2026-11-05T10:00+08:00")  # step 2 (3bd) is
+    assert done.returncode == 0, done.stderr
+    drafted = desk.keys()
+    assert [k.rsplit(".", 1)[1] for k in drafted] == ["2"]
+    assert "gw:skip:1" in flags  # the only trace the deleted draft left
