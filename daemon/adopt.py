@@ -106,21 +106,24 @@ def _thread_rows(
         kept = by_seq[seq].get(step)
         if kept is None or (kept.state == "written" and found.state == "sent"):
             by_seq[seq][step] = found  # a sent copy outranks a draft left behind
+    own = {seq: _own_follow_ups(thread, start) for seq, start in starts.items()}
     for seq, start in starts.items():
-        _tagged_skips(by_seq, seq, start)
+        _tagged_skips(by_seq, seq, start, own[seq])
     rows: list[Draft] = []
     for seq, steps in by_seq.items():
-        own = _own_follow_ups(thread, starts[seq])
-        for found in [*steps.values(), *_skipped(steps, own)]:
+        for found in [*steps.values(), *_skipped(steps, own[seq])]:
             rows.append(_row(seq, found, acct, address, tid, now))
     return rows
 
 
-def _tagged_skips(by_seq: dict[str, dict[int, Found]], seq: str, start: MsgView) -> None:
+def _tagged_skips(
+    by_seq: dict[str, dict[int, Found]], seq: str, start: MsgView, own: list[datetime]
+) -> None:
     """Steps ghostwatch tagged `gw:skip:<step>` on the sequence's first message.
 
-    Placed right after the last step below them (or the start), so the replay
-    sees each written and deleted in order, before any later step."""
+    Placed after the steps below them and the consultant's own follow-ups (which
+    step a follow-up by hand stood for is unknown; only the count matters), and
+    before any later step found, so the replay sees each written, then deleted."""
     numbers = sorted(
         int(tag[len(SKIP_TAG) :])
         for tag in start.tags
@@ -130,7 +133,7 @@ def _tagged_skips(by_seq: dict[str, dict[int, Found]], seq: str, start: MsgView)
     for n in numbers:
         if n < 1 or n in steps:
             continue
-        before = [f.at for f in steps.values() if f.step < n] or [start.at]
+        before = [start.at, *own, *(f.at for f in steps.values() if f.step < n)]
         after = [f.at for f in steps.values() if f.step > n]
         at = max(before) + timedelta(seconds=2)
         if after and at >= min(after):

@@ -31,3 +31,20 @@ def test_keys_that_are_not_ours_are_ignored() -> None:
     assert _split_key("s2f301079b68f616.0")[1] is None
     assert _split_key("garbage")[1] is None
     assert _split_key(None)[1] is None
+
+
+def test_a_tagged_skip_after_a_follow_up_by_hand_does_not_invent_a_second_skip() -> None:
+    from daemon.adopt import _tagged_skips
+    from daemon.timeline import MsgView
+
+    start = MsgView(
+        ref="1:1:Sent", folder_role="sent", message_id="o@h", at=T - timedelta(5),
+        direction="out", kind="human", reason="", sender="me@h", sender_name="",
+        to=(("c@x", ""),), cc=(), subject="s", tags=frozenset({"gw:skip:2"}),
+    )  # fmt: skip
+    by_hand = [T - timedelta(days=3)]  # step 1, by hand; then step 2's draft was deleted
+    by_seq: dict[str, dict[int, Found]] = {}
+    _tagged_skips(by_seq, "seq", start, by_hand)
+    assert [(f.step, f.state) for f in by_seq["seq"].values()] == [(2, "deleted")]
+    assert by_seq["seq"][2].at > by_hand[0]
+    assert _skipped(by_seq["seq"], by_hand) == []  # step 1 is the follow-up by hand
