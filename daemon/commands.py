@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from connectors.model import FolderRole
 from daemon.config import load_config
 from daemon.errors import GhostwatchError, NotFound, UsageError
 
 # Each command imports what it uses inside its function: `status` must not pay for
 # the connectors, Jinja or Alembic, and `--help` for none of it (issue 11).
 if TYPE_CHECKING:
+    from connectors.base import MailSource
     from daemon.app import App
     from daemon.config import AccountConfig, Config
     from daemon.decide import Decision
+    from daemon.present import AccountHealth
 
 log = logging.getLogger("ghostwatch")
 
@@ -38,25 +41,37 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from daemon.config import example_config_text
-
-    path: Path = (args.path or args.config).expanduser()
+    path: Path = (args.path or args.config).expanduser().absolute()
     if path.exists():
         raise GhostwatchError(
             f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
         )
+    from daemon.init_config import ask_address, starter_config
+
+    address = args.address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(example_config_text(), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
-    print(f"Wrote a starter config to {path}.")
-    print("Next: edit [[accounts]] (address, server, password_command), then run")
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
     print(f"  ghostwatch --config {path} check")
     return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    raise GhostwatchError(
+        "gmail / graph sign-in is not available yet",
+        hint='meanwhile use the account over IMAP with an app password (type = "imap")',
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from connectors.errors import ConnectorError
     from daemon.app import mailbox, open_app
+    from daemon.db.engine import mask_url
     from daemon.render import check_templates
 
     config = load_config(args.config)
@@ -76,21 +91,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for account in config.accounts:
         try:
             with mailbox(account) as source:
-                caps = sorted(source.capabilities().names)
-                folders = source.folders()
-                roles = {f.role.value: f.name for f in folders}
-                print(f"account {account.name} ({account.mail.type}): reached")
-                print(f"  capabilities: {', '.join(caps) or 'none'}")
-                for role in ("inbox", "sent", "drafts", "junk", "trash"):
-                    print(f"  {role}: {roles.get(role, 'not found')}")
-                if "sent" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Sent folder found; set sent_folder"
-                    )
-                if "drafts" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Drafts folder found; set drafts_folder"
-                    )
+                problems += _check_mail(account, source)
         except ConnectorError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             problems.append(f"account {account.name}: {exc}{hint}")
@@ -101,6 +102,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+_SHOWN_ROLES = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
+    """What the source offers, and the folder roles its connector says it needs."""
+    import connectors
+
+    entry = connectors.mail_connector(account.mail.type)
+    caps = sorted({*source.capabilities().names, *entry.capabilities})
+    roles = {f.role: f.name for f in source.folders()}
+    print(f"account {account.name} ({account.mail.type}): reached")
+    print(f"  capabilities: {', '.join(caps) or 'none'}")
+    for role in _SHOWN_ROLES if roles else entry.folder_roles:
+        print(f"  {role.value}: {roles.get(role, 'not found')}")
+    return [
+        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
+        for role, hint in entry.folder_roles.items()
+        if role not in roles
+    ]
 
 
 def _check_calendar(account: AccountConfig) -> list[str]:
@@ -116,20 +144,12 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         with calendar_of(account) as cal:
             assert cal is not None
             cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
-            caps = getattr(cal, "capabilities", None)
-            names = sorted(caps().names) if caps else []
+            names = sorted(cal.capabilities().names)
             print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
     except ConnectorError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
         return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
     return []
-
-
-def mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -216,19 +236,43 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from daemon.present import print_json, print_status, status_json
+    from daemon.present import print_accounts, print_json, print_status, status_json
 
     app = _app(args)
     now = now_of(args, app.config)
-    decisions = [
-        d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
-    ]
+    decisions = [d for d in all_decisions(app, now) if args.all or _shown(d, now)]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    accounts = account_health(app)
     if args.json:
-        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone)))
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
     else:
         print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_accounts(accounts)
     return 0
+
+
+def account_health(app: App) -> dict[str, AccountHealth]:
+    from sqlalchemy import select
+
+    from daemon.db.tables import Account
+    from daemon.present import AccountHealth
+
+    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
+    with app.store.reader() as s:
+        rows = s.execute(select(*columns).order_by(Account.name))
+        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
+
+
+RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
+
+
+def _shown(d: Decision, now: datetime) -> bool:
+    """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
+    rec = d.run.record
+    if not d.current or rec.state.open:
+        return d.current
+    ended = rec.ended_at
+    return rec.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:
@@ -281,11 +325,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _control(args: argparse.Namespace, action: str) -> int:
+def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     from sqlalchemy import update
 
     from daemon.db.tables import Control, Thread
     from daemon.decide import account_id, decide
+    from daemon.marks import mark_thread
 
     app = _app(args)
     now = now_of(args, app.config)
@@ -294,9 +339,32 @@ def _control(args: argparse.Namespace, action: str) -> int:
         acct = account_id(s, name)
         s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
-    decide(app.store, name, app.policy(app.config.account(name)), now)
-    print(f"{action}: thread {tid} of account {name}")
+    account = app.config.account(name)
+    decisions = decide(app.store, name, app.policy(account), now)
+    print(f"{shown or action}: thread {tid} of account {name}")
+    if action == "stop":
+        from daemon.withdraw_now import withdraw_now
+
+        mine = [d for d in decisions if d.thread_id == tid]
+        drafts, reminders = withdraw_now(app, account, mine, now)
+        for key in drafts.withdrawn:
+            print(f"[{name}] withdrew untouched draft {key}")
+        for key in drafts.kept_edited:
+            print(f"[{name}] left your edited draft {key} alone")
+        for key in reminders.removed:
+            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
+    if note := mark_thread(app, name, tid, action):
+        print(note)
     return 0
+
+
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from daemon.snooze import control_action, parse_day
+
+    day = parse_day(args.until)
+    if day is None:
+        raise UsageError(f"{args.until!r} is not a date; e.g. ghostwatch snooze CONTACT 2026-12-10")
+    return _control(args, control_action(day), shown=f"snoozed until {day.isoformat()}")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -356,9 +424,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         "html": lambda: report.to_html(cases, args.since, made),
     }
     text = render[args.format]()
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{len(cases)} case(s) written to {args.out}")
+    out: Path | None = args.out
+    if out is None and sys.stdout.isatty():
+        # A page of raw HTML on a terminal helps nobody: write a file, say where.
+        out = report.free_path(Path.cwd(), made.date(), args.format)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {out}")
     else:
         sys.stdout.write(text)
     return 0

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, DraftSink
+from connectors.base import CalendarSource, Capability, DraftSink
 from connectors.model import CalendarEvent
 from daemon.accountsync import sync_account, sync_with, synced
+from daemon.adopt import adopt_own_drafts
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
 from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calendar
@@ -25,6 +26,7 @@ from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, account_id, decide, evaluate
 from daemon.ingest import SyncReport
+from daemon.marks import mark_skips, tag_writer
 from daemon.outbox import (
     Author,
     OutboxReport,
@@ -35,6 +37,7 @@ from daemon.outbox import (
     write_due,
 )
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
+from daemon.stale_digest import preview_digest, queue_digest
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ class CycleReport:
 
     @property
     def ended(self) -> list[Decision]:
-        return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
+        """Sequences this cycle ended (not those ended earlier and decided again)."""
+        return [d for d in self.decisions if d.newly_ended and d.run.end_intents]
 
 
 @contextlib.contextmanager
@@ -67,8 +71,7 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
     if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
         yield None
         return
-    module = connectors.load(cfg.type, connectors.CALENDAR_CONNECTORS)
-    cal = module.open_calendar(cfg.settings)
+    cal = connectors.calendar_connector(cfg.type).open_calendar(cfg.settings)
     cal.open()
     try:
         yield cal
@@ -78,19 +81,17 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
 
 @contextlib.contextmanager
 def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    opener = getattr(module, "open_drafts", None)
-    if opener is None:
+    """The account's DraftSink, opened; None when its connector declares no drafts."""
+    entry = connectors.mail_connector(account.mail.type)
+    if entry.open_drafts is None or not entry.can(Capability.DRAFTS):
         yield None
         return
-    sink = opener(account.mail.settings)
-    if hasattr(sink, "open"):
-        sink.open()
+    sink = entry.open_drafts(account.mail.settings)
+    sink.open()
     try:
         yield sink
     finally:
-        if hasattr(sink, "close"):
-            sink.close()
+        sink.close()
 
 
 def author_of(app: App, account: AccountConfig) -> Author:
@@ -124,6 +125,8 @@ def run_cycle(
         with app.store.reader() as s:
             acct = account_id(s, account.name)
         assert acct is not None  # sync created it
+        # Before deciding: a rebuilt database must know the drafts the mailbox holds.
+        adopt_own_drafts(app.store, account.name, acct, account.address, now)
         if cal is not None:
             report.calendar = sync_calendar(
                 app.store, acct, cal, now, lookback=app.config.daemon.lookback
@@ -135,6 +138,8 @@ def run_cycle(
         held = {} if dry_run else _open_backup_sinks(app, acct, others, now)
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
+            if (writer := tag_writer(source, account.mail.type)) is not None:
+                mark_skips(app.store, writer, account.name, acct, now)  # for a rebuilt database
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
         report.decisions = decide(app.store, account.name, policy, now)
@@ -154,6 +159,15 @@ def run_cycle(
                 calendar=policy.calendar,
                 phone_lookup=phones,
             )
+            if cal is not None:
+                report.reminder_previews += preview_digest(
+                    app.store,
+                    report.decisions,
+                    now,
+                    calendar=policy.calendar,
+                    stale=policy.stale_draft,
+                    locale=account.locale,
+                )
             return report
         decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
@@ -167,7 +181,8 @@ def run_cycle(
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
-            sync_with(app, account, source, now, scope="inbound")
+            # The cursor was stored by this cycle: its expiry now is not rescanned twice.
+            sync_with(app, account, source, now, scope="inbound", may_rescan=False)
             with app.store.reader() as s:
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
@@ -198,6 +213,17 @@ def run_cycle(
             recheck=recheck,
         )
         if cal is not None:
+            digest = queue_digest(
+                app.store,
+                acct,
+                cal,
+                decided,
+                now,
+                calendar=policy.calendar,
+                stale=policy.stale_draft,
+                locale=account.locale,
+            )
+            report.reminders.removed += digest.removed
             with contextlib.ExitStack() as stack:
                 sink_cal = cal
                 if target is not None:
@@ -229,7 +255,11 @@ def run_cycle(
         if report.outbox.written or report.outbox.cancelled:
             _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
             first = {d.sequence_id: d for d in report.decisions}
-            first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
+            for d in decide(app.store, account.name, policy, now):
+                d.newly_ended = d.newly_ended or (
+                    d.sequence_id in first and first[d.sequence_id].newly_ended
+                )
+                first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
 

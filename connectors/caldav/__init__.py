@@ -13,13 +13,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from connectors.base import CalendarConnector
 from connectors.caldav.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.caldav.calendar import CaldavCalendar
     from connectors.caldav.client import ClientFactory, default_client
 
-__all__ = ["CaldavCalendar", "ClientFactory", "Settings", "default_client", "open_calendar"]
+__all__ = [
+    "CONNECTOR",
+    "CaldavCalendar",
+    "ClientFactory",
+    "Settings",
+    "default_client",
+    "open_calendar",
+]
 _LAZY = {
     "CaldavCalendar": "connectors.caldav.calendar",
     "ClientFactory": "connectors.caldav.client",
@@ -41,3 +49,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+CONNECTOR = CalendarConnector(settings=Settings, open_calendar=open_calendar)

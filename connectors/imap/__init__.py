@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from connectors.base import Capability, MailConnector
 from connectors.imap.settings import Settings
+from connectors.model import FolderRole
 
 if TYPE_CHECKING:
     from connectors.imap.drafts import ImapDrafts
@@ -50,7 +52,26 @@ def open_drafts(settings: Settings) -> ImapDrafts:
     return ImapDrafts(settings)
 
 
-__all__ = ["ImapDrafts", "ImapMailbox", "Settings", "SyncStats", "open_drafts", "open_mailbox"]
+CONNECTOR = MailConnector(
+    settings=Settings,
+    open_mailbox=open_mailbox,
+    open_drafts=open_drafts,
+    capabilities=frozenset({Capability.DRAFTS, Capability.PUSH, Capability.TAGS_WRITE}),
+    folder_roles={
+        FolderRole.SENT: "set sent_folder",
+        FolderRole.DRAFTS: "set drafts_folder",
+    },
+)
+
+__all__ = [
+    "CONNECTOR",
+    "ImapDrafts",
+    "ImapMailbox",
+    "Settings",
+    "SyncStats",
+    "open_drafts",
+    "open_mailbox",
+]
 
 
 def __getattr__(name: str) -> Any:

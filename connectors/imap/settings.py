@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
 from connectors.secrets import SecretSource
+from connectors.settings import is_loopback
+
+__all__ = ["Security", "Settings", "is_loopback"]
 
 Security = Literal["tls", "starttls", "plain"]
 
@@ -49,6 +51,16 @@ class Settings:
     drafts_folder: str | None = None
     # Messages per FETCH command and per batch handed to the daemon.
     fetch_chunk: int = 500
+    # Seconds a connection may be silent before TCP keepalive probes it (4 probes,
+    # a quarter of this apart), so a connection that died without a word (Wi-Fi
+    # change, NAT timeout) is noticed within about twice this; 0 turns it off.
+    keepalive: float = 60.0
+
+    def __post_init__(self) -> None:
+        # "[::1]" as in URLs: the brackets are not part of the address.
+        host = self.host.strip()
+        if host.startswith("[") and host.endswith("]"):
+            object.__setattr__(self, "host", host[1:-1])
 
     def problems(self) -> list[str]:
         """Everything wrong with these settings, as `key: value: fix` lines (empty if fine)."""
@@ -70,21 +82,8 @@ class Settings:
             found.append("password: not set: set password_command, password_file or password_env")
         if self.timeout <= 0:
             found.append(f"timeout: {self.timeout}: use a positive number of seconds")
+        if self.keepalive < 0:
+            found.append(f"keepalive: {self.keepalive}: use seconds (60), or 0 to turn it off")
         if not 1 <= self.fetch_chunk <= 10_000:
             found.append(f"fetch_chunk: {self.fetch_chunk}: use 1..10000")
         return found
-
-
-def is_loopback(host: str) -> bool:
-    """True for loopback literals and `localhost` names; no DNS lookup on purpose.
-
-    A name that merely resolves to 127.0.0.1 today could resolve elsewhere
-    tomorrow, so only what is loopback by definition counts.
-    """
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
