@@ -24,6 +24,7 @@ KEY_HEADER = "X-Ghostwatch-Key"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _MSGID_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
 _ADDR_SPECIALS = re.compile(r'[<>(),;:"\[\]\\]')
+_ENCODED_WORD_LEFT = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")
 _MAX_ID = 900  # an id longer than this could not stay under the 998-octet line limit
 _MAX_NAME = 200
 _WORD_BYTES = 39  # "=?utf-8?b?" + 52 base64 chars + "?=" fits a line after "Subject: "
@@ -78,7 +79,9 @@ def _mailbox_tokens(addr: Address) -> list[str]:
     """The mailbox as foldable tokens: encoded words of the name, then `<spec>`."""
     spec = _addr_spec(addr)
     name = clean_header_text(addr.name)[:_MAX_NAME]
-    if not name:
+    if not name or _ENCODED_WORD_LEFT.search(name):
+        # A name still holding an undecodable encoded word would be decoded again by
+        # the reader's client (into anything): the bare address says who it is for.
         return [spec]
     if name.isascii() and len(name) <= 60:
         return [formataddr((name, spec))]

@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
-from connectors.headers import ALWAYS_KEEP, split_header_block
+from connectors.headers import ALWAYS_KEEP, UNTRACKABLE, split_header_block
 from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import (
     ChangeBatch,
@@ -271,6 +271,15 @@ def _insert_messages(
         row.tags, row.flags = sorted(msg.tags), sorted(msg.flags)
     if not fresh:
         return 0
+    for msg in fresh:
+        for problem in msg.problems:
+            if problem.startswith(UNTRACKABLE):
+                # The reason names no address: those are exactly what could not be trusted.
+                log.warning(
+                    "a message in %s is stored but never followed up: %s",
+                    msg.folder,
+                    problem[len(UNTRACKABLE) :],
+                )
     keys = {msg.ref: key_from_headers(msg.headers) for msg in fresh}
     threads = link_threads(s, account_id, fresh, now, keys)
     ids = reserve_ids(s, _MESSAGES, len(fresh))
