@@ -42,6 +42,7 @@ from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
 from daemon.threads import key_from_headers, link_threads
+from daemon.timeline import message_time
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +293,7 @@ def _insert_messages(
             recipients += [[a.addr, a.name, "cc"] for a in msg.cc]
         verdict = _classify_fields(msg, me)
         get = verdict.get
+        when, time_note = message_time(msg.date, msg.received, now)
         references, in_reply_to = msg.references, msg.in_reply_to
         rows.append(
             (
@@ -307,7 +309,7 @@ def _insert_messages(
                 sender.addr if sender else None,
                 sender.name if sender else "",
                 recipients,
-                msg.date or msg.received or now,
+                when,
                 msg.received,
                 verdict["direction"],
                 verdict["kind"],
@@ -319,7 +321,7 @@ def _insert_messages(
                 get("bounce_recipients") or [],
                 sorted(msg.tags) if msg.tags else [],
                 sorted(msg.flags) if msg.flags else [],
-                list(msg.problems),
+                [*msg.problems, time_note] if time_note else list(msg.problems),
                 keys[msg.ref],
                 threads[msg.ref],
             )

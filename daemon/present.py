@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from connectors.headers import UNTRACKABLE
 from daemon.db.tables import Draft
 from daemon.decide import Decision
-from daemon.timeline import MsgView
+from daemon.timeline import RECEIPT_USED, MsgView
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
@@ -152,6 +153,9 @@ def print_explain(
             file=out,
         )
         print(f"        {m.kind}: {m.reason}", file=out)
+        for note in m.problems:
+            if RECEIPT_USED in note or note.startswith(UNTRACKABLE):
+                print(f"        {note}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)
         if m.bounce_status:
