@@ -41,6 +41,7 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
+from daemon.reused_ids import separate_reused_ids
 from daemon.threads import key_from_headers, link_threads
 from daemon.timeline import message_time
 
@@ -272,6 +273,7 @@ def _insert_messages(
         row.tags, row.flags = sorted(msg.tags), sorted(msg.flags)
     if not fresh:
         return 0
+    fresh = separate_reused_ids(s, account_id, fresh, me.is_own)
     for msg in fresh:
         for problem in msg.problems:
             if problem.startswith(UNTRACKABLE):
