@@ -55,7 +55,9 @@ def _msgid(value: str | None) -> str | None:
     if not value:
         return None
     core = _MSGID_JUNK.sub("", value)
-    if not core or len(core) > _MAX_ID:
+    # Ids are ASCII (RFC 5322); a raw 8-bit one from someone's References cannot be
+    # written into a 7-bit header and is left out rather than failing the draft.
+    if not core or len(core) > _MAX_ID or not core.isascii():
         return None
     return f"<{core}>"
 
@@ -79,9 +81,10 @@ def _mailbox_tokens(addr: Address) -> list[str]:
     """The mailbox as foldable tokens: encoded words of the name, then `<spec>`."""
     spec = _addr_spec(addr)
     name = clean_header_text(addr.name)[:_MAX_NAME]
-    if not name or _ENCODED_WORD_LEFT.search(name):
-        # A name still holding an undecodable encoded word would be decoded again by
-        # the reader's client (into anything): the bare address says who it is for.
+    if not name or "@" in name or _ENCODED_WORD_LEFT.search(name):
+        # A name holding an address, or an undecodable encoded word the reader's client
+        # would decode again (into anything), could be taken for the recipient: the bare
+        # address says who it is for.
         return [spec]
     if name.isascii() and len(name) <= 60:
         return [formataddr((name, spec))]
