@@ -12,7 +12,7 @@ import base64
 import os
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 settings.register_profile(
@@ -31,8 +31,13 @@ settings.register_profile(
 )
 PROFILE = os.environ.get("GHOSTWATCH_FUZZ_PROFILE", "fuzz-ci")
 FUZZ = settings.get_profile(PROFILE)
-# The end-to-end properties run the whole CLI per example: a tenth of the examples.
-FUZZ_E2E = settings(FUZZ, max_examples=max(5, FUZZ.max_examples // 10))
+# The end-to-end properties run the whole CLI per example: a quarter of the examples, and
+# in CI no shrinking (minutes of CLI runs); the failing example is printed as found.
+FUZZ_E2E = settings(
+    FUZZ,
+    max_examples=max(10, FUZZ.max_examples // 4),
+    phases=FUZZ.phases if PROFILE == "fuzz-long" else (Phase.explicit, Phase.generate),
+)
 
 CONTROLS = ["\r", "\n", "\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"]
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
