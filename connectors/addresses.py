@@ -12,7 +12,6 @@ caller then uses no address from it at all and says why, never a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import NamedTuple
 
 _NEUTRALISE = re.compile(r"[\r\n\x00]")
@@ -31,6 +30,7 @@ class Mailbox(NamedTuple):
 
     name: str
     addr: str
+    comment: str = ""  # comments around it: never the name, still checked for addresses
 
 
 class AddressList(NamedTuple):
@@ -47,13 +47,8 @@ def has_line_controls(value: str) -> bool:
     return _NEUTRALISE.search(value) is not None
 
 
-def read_address_list(
-    values: list[str], field: str = "address", decode: Callable[[str], str] = str
-) -> AddressList:
-    """The mailboxes of one address field (all its occurrences); never raises.
-
-    `decode` turns a display name as written into text (RFC 2047), to look for
-    addresses hidden in it."""
+def read_address_list(values: list[str], field: str = "address") -> AddressList:
+    """The mailboxes of one address field (all its occurrences); never raises."""
     problems: list[str] = []
     mailboxes: list[Mailbox] = []
     try:
@@ -67,7 +62,7 @@ def read_address_list(
                     _note(problems, f"unusable {field} address skipped")
                 else:
                     mailboxes.append(mailbox)
-        _check_names(mailboxes, decode)
+        _check_names(mailboxes)
     except _Ambiguous as exc:
         return AddressList((), tuple(problems), f"ambiguous {field}: {exc}")
     return AddressList(tuple(mailboxes), tuple(problems))
@@ -85,23 +80,26 @@ def _mailbox(name: str, spec: str | None, bare: str) -> Mailbox | None:
             parts = name.split()
             if len(parts) != 1:
                 return None  # "Na.me w@x.org" is no one address
-            spec, name = parts[0], bare
-        else:
-            return None
+            return _mailbox(bare, parts[0], "")  # "a@b (Name)": the comment names it
+        return None
     if ":" in spec:  # obsolete source route "<@relay:user@host>"
         spec = spec.rsplit(":", 1)[1]
     spec = spec.strip()
     if not _ADDR_SPEC.fullmatch(spec):
         return None
-    return Mailbox(" ".join(name.split()), spec)
+    return Mailbox(" ".join(name.split()), spec, bare)
 
 
-def _check_names(mailboxes: list[Mailbox], decode: Callable[[str], str]) -> None:
+def _check_names(mailboxes: list[Mailbox]) -> None:
+    """An address written in a name (quoted or in a comment) is one a lesser parser could
+    take for the recipient. Encoded words are left as they are: no parser reads an address
+    out of one, and the composer never writes a name holding an address back."""
     specs = {m.addr.lower() for m in mailboxes}
     for m in mailboxes:
-        if "=?" not in m.name and "@" not in m.name:
+        text = f"{m.name} {m.comment}"
+        if "@" not in text:
             continue
-        for found in _ADDRESS_LIKE.findall(decode(m.name)):
+        for found in _ADDRESS_LIKE.findall(text):
             if found.strip(".").lower() not in specs:
                 raise _Ambiguous("an address appears only inside a display name")
 

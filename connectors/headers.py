@@ -418,13 +418,10 @@ def parse_address_field(values: list[str], field: str = "address") -> AddressFie
     # ("=?utf-8?q?Wang=2C_Fang?=") that must not split the list.
     simple = None if any(map(has_line_controls, values)) else _simple_pairs(values)
     if simple is not None:  # plain "Name <addr>" lists: skip the general parser
-        found = tuple(
-            Address(addr=addr, name=_display_text(name) if name else "") for name, addr in simple
+        return AddressField(
+            tuple(Address(addr=a, name=_display_text(n) if n else "") for n, a in simple)
         )
-        # An encoded name that decodes to an address goes to the strict reader's check.
-        if not any("@" in a.name for a in found):
-            return AddressField(found)
-    read = read_address_list(values, field, decode_words)
+    read = read_address_list(values, field)
     if read.ambiguous is not None:
         return AddressField((), read.problems, read.ambiguous)
     return AddressField(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from connectors.addresses import read_address_list
-from connectors.headers import decode_words, parse_address_field, parse_header_block
+from connectors.headers import parse_address_field, parse_header_block
 from daemon.classify.message import first_address
 
 
 def specs(value: str) -> tuple[str, ...] | str:
-    read = read_address_list([value], "To", decode_words)
+    read = read_address_list([value], "To")
     return read.ambiguous or tuple(m.addr for m in read.mailboxes)
 
 
@@ -27,6 +27,8 @@ def specs(value: str) -> tuple[str, ...] | str:
         ("team: a@x.org, B <b@x.org>;, c@y.org", ("a@x.org", "b@x.org", "c@y.org")),
         ("<@relay.example:u@h.org>", ("u@h.org",)),
         ("=?utf-8?b?!!!not-base64?= <c9e@c.example>", ("c9e@c.example",)),
+        # An encoded word is opaque to every parser: its text never becomes an address.
+        ("=?utf-8?q?evil=40x.example?= <c9e@c.example>", ("c9e@c.example",)),
         ("Na.me w@x.org", ()),  # no one address: skipped, as before
     ],
 )
@@ -39,8 +41,8 @@ def test_ordinary_address_lists(value: str, want: tuple[str, ...]) -> None:
     [
         ('"Carl\rBcc: attacker@x.example" <c9e@c.example>', "only inside a display name"),
         ('"Carl\nBcc: attacker@x.example" <c9e@c.example>', "only inside a display name"),
-        ("=?utf-8?q?evil=40x.example?= <c9e@c.example>", "only inside a display name"),
         ("alice@x.example <c9e@c.example>", "outside the angle brackets"),
+        ('"x" (evil@x.example) <c9e@c.example>', "only inside a display name"),
         ("A <a@x.org> <b@y.org>", "two addresses in one mailbox"),
         ('"unclosed <a@x.org>', "unclosed quote"),
         ("(unclosed <a@x.org>", "unclosed comment"),
@@ -79,9 +81,10 @@ def test_two_from_addresses_are_more_than_a_from_should_hold() -> None:
     assert "untrackable: ambiguous From: 2 addresses" in parsed.problems
 
 
-def test_fast_path_hands_an_encoded_address_like_name_to_the_strict_reader() -> None:
+def test_an_encoded_name_holding_an_address_keeps_the_addr_spec() -> None:
     field = parse_address_field(["=?utf-8?q?evil=40x.example?= <c9e@c.example>"], "To")
-    assert field.addresses == () and field.ambiguous is not None
+    assert [a.addr for a in field.addresses] == ["c9e@c.example"]
+    assert field.addresses[0].name == "evil@x.example"  # the composer writes it bare
 
 
 def test_the_classifier_reads_from_with_the_same_rules() -> None:

@@ -452,7 +452,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
 
     def addresses(name: str) -> tuple[Address, ...]:
         # The general reader alone (connectors.addresses), never the simple-list fast path.
-        read = read_address_list(fields.get(name.lower(), []), name, decode_words)
+        read = read_address_list(fields.get(name.lower(), []), name)
         problems.extend(read.problems)
         if read.ambiguous is not None:
             problems.append(f"untrackable: {read.ambiguous}")
