@@ -158,3 +158,41 @@ def test_template_syntax_as_a_name_gets_the_neutral_greeting_rendered_literally(
     body = (draft.get_payload(decode=True) or b"").decode()
     assert body.startswith("您好")  # the account's locale is zh-CN
     assert "{%" not in body.splitlines()[0]
+
+
+# --- item 5: a bounce forwarded inside another bounce -------------------------------
+
+
+def _report(sender: str, recipient: str, attached: bytes) -> bytes:
+    b = f"b-{recipient.split('@')[0]}"
+    return (
+        (
+            f"From: Mail Delivery System <{sender}>\r\nTo: li.lei@hunter.example\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            "Date: Mon, 02 Nov 2026 11:05:00 +0800\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{b}"\r\n\r\n'
+            f"--{b}\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+            f"--{b}\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; {sender.split('@')[1]}\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+            f"--{b}\r\nContent-Type: message/rfc822\r\n\r\n"
+        ).encode()
+        + attached
+        + f"\r\n--{b}--\r\n".encode()
+    )
+
+
+def test_a_bounce_inside_a_bounce_makes_the_contact_undeliverable(desk: Desk) -> None:
+    desk.deliver(WANG)
+    original = (
+        f"From: li.lei@hunter.example\r\nTo: {FANG}\r\nSubject: {WANG.subject}\r\n"
+        f"Message-ID: <{WANG.msgid}>\r\n\r\n...\r\n"
+    ).encode()
+    inner = _report("MAILER-DAEMON@mx.candidate.example", FANG, original)
+    # The relay that could not hand the first report back wraps it in a report of its own.
+    outer = _report("MAILER-DAEMON@mx.hunter.example", "bounces@relay.example", inner)
+    drop(desk, "", outer, "2026-11-02T11:05+08:00")
+    desk.gw("once", now=T1)
+    (row,) = [r for r in desk.status(T1) if r["contact"] == FANG]
+    assert row["state"] == "undeliverable"
+    assert desk.drafts() == []
