@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from connectors.headers import UNTRACKABLE
 from daemon.db.tables import Draft
 from daemon.decide import Decision
+from daemon.reused_ids import REUSED_ID
 from daemon.timeline import RECEIPT_USED, MsgView
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
@@ -154,7 +155,7 @@ def print_explain(
         )
         print(f"        {m.kind}: {m.reason}", file=out)
         for note in m.problems:
-            if RECEIPT_USED in note or note.startswith(UNTRACKABLE):
+            if RECEIPT_USED in note or note.startswith((UNTRACKABLE, REUSED_ID)):
                 print(f"        {note}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)

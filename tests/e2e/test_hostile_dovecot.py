@@ -80,6 +80,7 @@ def test_two_outreaches_sharing_one_message_id_are_both_tracked(
     assert desk.row(T1, CARL[1])["state"] in ("waiting", "draft_pending")
     assert desk.row(T1, DANA[1])["state"] in ("waiting", "draft_pending")
     assert sorted(CARL[1] in d.header("To") for d in desk.drafts()) == [False, True]
+    assert "reused Message-ID <reused@hunter.example>" in desk.ok("explain", DANA[1], now=T1)
 
 
 def test_a_strangers_mail_reusing_the_outreach_id_stays_out_of_the_draft(
