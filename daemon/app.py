@@ -11,6 +11,7 @@ from connectors.base import MailSource
 from daemon.config import AccountConfig, Config
 from daemon.db.engine import Store
 from daemon.decide import Policy
+from daemon.errors import UsageError
 from daemon.identity import Identity
 from daemon.tracker.policy import BusinessCalendar
 
@@ -34,11 +35,15 @@ class App:
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
+            stale_draft=p.stale_draft,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:
         if only is None:
             return list(self.config.accounts)
+        if only not in self.config.account_names():
+            known = ", ".join(self.config.account_names()) or "none"
+            raise UsageError(f"no account named {only!r}; the config has: {known}")
         return [self.config.account(only)]
 
 
@@ -53,8 +58,7 @@ def open_app(config: Config) -> App:
 
 @contextlib.contextmanager
 def mailbox(account: AccountConfig) -> Iterator[MailSource]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    source: MailSource = module.open_mailbox(account.mail.settings)
+    source = connectors.mail_connector(account.mail.type).open_mailbox(account.mail.settings)
     source.open()
     try:
         yield source

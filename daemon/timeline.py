@@ -8,8 +8,9 @@ become the event list the tracker replays.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -49,6 +50,7 @@ class MsgView:
     return_date: date | None = None
     bounce_hard: bool | None = None
     bounce_status: str | None = None
+    bounce_reason: str | None = None
     bounce_recipients: tuple[str, ...] = ()
     gw_key: str | None = None
     gone: bool = False
@@ -59,7 +61,7 @@ class MsgView:
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
-    action: str  # stop | resume
+    action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
 
 
@@ -187,8 +189,13 @@ def events_for(
     me: Identity,
     thread_facts: ThreadFacts,
     drafts: Iterable[DraftView] = (),
+    outreach_elsewhere: Mapping[int, datetime] | None = None,
 ) -> list[Event]:
-    """The events of one thread, including the contact's messages in other threads."""
+    """The events of one thread, including the contact's messages in other threads.
+
+    `outreach_elsewhere`: for the other threads those messages sit in, when the
+    consultant first wrote in them (a reply there answers that outreach).
+    """
     contacts = {thread_facts.contact, *thread_facts.aliases}
     events: list[Event] = []
     seen_ids: set[str] = set()
@@ -225,9 +232,14 @@ def events_for(
             continue
         seen_ids.add(msg.message_id or msg.ref)
         event = _inbound_event(msg, me, contacts, in_thread=False)
+        started = (outreach_elsewhere or {}).get(msg.thread_id or -1)
+        if isinstance(event, HumanReply) and started is not None and started < msg.at:
+            event = dataclasses.replace(event, answers_other=True)
         if event is not None:
             events.append(event)
-    stop_times = [m.at for m in thread if "gw:stop" in m.tags]
+    # The stop takes effect when ghostwatch read the tag, not when the tagged message was
+    # written: a tag on the outreach itself would otherwise record no silence at all.
+    stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
@@ -251,6 +263,7 @@ def _inbound_event(
                 ref=msg.ref,
                 hard=bool(msg.bounce_hard),
                 status=msg.bounce_status or "",
+                reason=msg.bounce_reason or "",
                 recipients=recipients,
             )
         return None
