@@ -24,6 +24,7 @@ KEY_HEADER = "X-Ghostwatch-Key"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _MSGID_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
 _ADDR_SPECIALS = re.compile(r'[<>(),;:"\[\]\\]')
+_ENCODED_WORD_LEFT = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")
 _MAX_ID = 900  # an id longer than this could not stay under the 998-octet line limit
 _MAX_NAME = 200
 _WORD_BYTES = 39  # "=?utf-8?b?" + 52 base64 chars + "?=" fits a line after "Subject: "
@@ -54,7 +55,9 @@ def _msgid(value: str | None) -> str | None:
     if not value:
         return None
     core = _MSGID_JUNK.sub("", value)
-    if not core or len(core) > _MAX_ID:
+    # Ids are ASCII (RFC 5322); a raw 8-bit one from someone's References cannot be
+    # written into a 7-bit header and is left out rather than failing the draft.
+    if not core or len(core) > _MAX_ID or not core.isascii():
         return None
     return f"<{core}>"
 
@@ -78,7 +81,10 @@ def _mailbox_tokens(addr: Address) -> list[str]:
     """The mailbox as foldable tokens: encoded words of the name, then `<spec>`."""
     spec = _addr_spec(addr)
     name = clean_header_text(addr.name)[:_MAX_NAME]
-    if not name:
+    if not name or "@" in name or _ENCODED_WORD_LEFT.search(name):
+        # A name holding an address, or an undecodable encoded word the reader's client
+        # would decode again (into anything), could be taken for the recipient: the bare
+        # address says who it is for.
         return [spec]
     if name.isascii() and len(name) <= 60:
         return [formataddr((name, spec))]

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar
 
+from connectors.addresses import has_line_controls, read_address_list
 from connectors.model import Address
 from connectors.tags import split_tag_header
 
@@ -94,7 +95,7 @@ _NAMES: dict[str, str] = {}  # field name as spelt -> lower case: the same few n
 # Contacts and newsletter subjects repeat across a mailbox: decoded results keyed by the
 # raw field value. FIFO-bounded, and the values are immutable, so sharing them is safe.
 _CACHE_SIZE = 8192  # per cache; about 4 MB for both when full
-_ADDRESS_CACHE: dict[str | tuple[str, ...], tuple[Address, ...]] = {}
+_ADDRESS_CACHE: dict[tuple[str, ...], AddressField] = {}
 _TEXT_CACHE: dict[str, str] = {}
 _NO_TAGS: frozenset[str] = frozenset()
 _K = TypeVar("_K")
@@ -396,31 +397,47 @@ def _header_bytes(raw: bytes) -> bytes:
     return raw[:crlf] if crlf >= 0 else raw
 
 
+class AddressField(NamedTuple):
+    """The addresses of one field, what was repaired, and whether it may be used at all."""
+
+    addresses: tuple[Address, ...]
+    problems: tuple[str, ...] = ()
+    ambiguous: str | None = None  # set: the field names nobody (see connectors.addresses)
+
+
+_NO_ADDRESSES = AddressField(())
+
+
 def parse_addresses(values: list[str]) -> tuple[Address, ...]:
+    """The addresses of an address field; none when it reads ambiguously."""
+    return parse_address_field(values).addresses
+
+
+def parse_address_field(values: list[str], field: str = "address") -> AddressField:
     # Split first, decode names after: an encoded name may hide a comma
     # ("=?utf-8?q?Wang=2C_Fang?=") that must not split the list.
-    result: list[Address] = []
-    simple = _simple_pairs(values)
-    if simple is not None:  # plain "Name <addr>" lists: skip the slow stdlib parser
-        for name, addr in simple:
-            result.append(Address(addr=addr, name=_display_text(name) if name else ""))
-        return tuple(result)
-    for name, addr in email.utils.getaddresses(values):
-        addr = addr.strip()
-        if "@" not in addr or _SPACE.search(addr):
-            continue  # no usable mailbox ("Na.me w@x.org" is not one address)
-        result.append(Address(addr=addr, name=_display_text(name)))
-    return tuple(result)
+    simple = None if any(map(has_line_controls, values)) else _simple_pairs(values)
+    if simple is not None:  # plain "Name <addr>" lists: skip the general parser
+        return AddressField(
+            tuple(Address(addr=a, name=_display_text(n) if n else "") for n, a in simple)
+        )
+    read = read_address_list(values, field)
+    if read.ambiguous is not None:
+        return AddressField((), read.problems, read.ambiguous)
+    return AddressField(
+        tuple(Address(addr=m.addr, name=_display_text(m.name)) for m in read.mailboxes),
+        read.problems,
+    )
 
 
-def _cached_addresses(values: list[str] | None) -> tuple[Address, ...]:
-    """parse_addresses, remembered per raw field value(s)."""
+def _cached_addresses(values: list[str] | None, field: str) -> AddressField:
+    """parse_address_field, remembered per raw field value(s)."""
     if not values:
-        return ()
-    key = values[0] if len(values) == 1 else tuple(values)
+        return _NO_ADDRESSES
+    key = (field, *values)
     found = _ADDRESS_CACHE.get(key)
     if found is None:
-        found = parse_addresses(values)
+        found = parse_address_field(values, field)
         _remember(_ADDRESS_CACHE, key, found)
     return found
 
@@ -519,6 +536,13 @@ def parse_tags(values: list[str]) -> frozenset[str]:
 
 
 _READ = FieldSplitter(_READ_FIELDS)
+# Problems starting with this make the message unusable for follow-ups; ingest logs them.
+UNTRACKABLE = "untrackable: "
+
+
+def _one_sender(senders: AddressField) -> Address | None:
+    """The From mailbox, when there is exactly one: two are more than a From should hold."""
+    return senders.addresses[0] if len(senders.addresses) == 1 else None
 
 
 def parse_header_block(raw: bytes) -> ParsedHeaders:
@@ -541,9 +565,19 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         problems.append("no Date" if raw_date is None else f"unparsable Date {raw_date[:60]!r}")
     values = fields.get("in-reply-to")
     found = _MSGID.search(values[0]) if values else None
-    senders = _cached_addresses(fields.get("from"))
-    if not senders:
-        problems.append("no usable From")
+    senders = _cached_addresses(fields.get("from"), "From")
+    to = _cached_addresses(fields.get("to"), "To")
+    cc = _cached_addresses(fields.get("cc"), "Cc")
+    sender = _one_sender(senders)
+    for part in (senders, to, cc):
+        problems.extend(part.problems)
+        if part.ambiguous is not None:
+            problems.append(f"{UNTRACKABLE}{part.ambiguous}")
+    if sender is None and senders.ambiguous is None:
+        if len(senders.addresses) > 1:
+            problems.append(f"{UNTRACKABLE}ambiguous From: {len(senders.addresses)} addresses")
+        else:
+            problems.append("no usable From")
     values = fields.get("references")
     subjects = fields.get("subject")
     tag_values = fields.get("x-ghostwatch-tags")
@@ -552,9 +586,9 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         in_reply_to=found.group(1) if found is not None else None,
         references=parse_msgids(" ".join(values)) if values else (),
         subject=_display_text(subjects[0]) if subjects else "",
-        sender=senders[0] if senders else None,
-        to=_cached_addresses(fields.get("to")),
-        cc=_cached_addresses(fields.get("cc")),
+        sender=sender,
+        to=to.addresses,
+        cc=cc.addresses,
         date=date,
         tags=parse_tags(tag_values) if tag_values else _NO_TAGS,
         problems=tuple(problems),

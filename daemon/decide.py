@@ -140,6 +140,7 @@ def to_view(row: Message) -> MsgView:
         gone=row.gone,
         thread_id=row.thread_id,
         seen_at=row.seen_at,
+        problems=tuple(row.problems or ()),
     )
 
 

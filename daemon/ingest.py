@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
 from connectors.errors import ConnectorError, CursorExpired
-from connectors.headers import ALWAYS_KEEP, split_header_block
+from connectors.headers import ALWAYS_KEEP, UNTRACKABLE, split_header_block
 from connectors.model import (
     ChangeBatch,
     FolderRole,
@@ -43,7 +43,9 @@ from daemon.db.tables import Sequence as SequenceRow
 from daemon.errors import AccountDegraded
 from daemon.failures import describe, skips_part
 from daemon.identity import Identity
+from daemon.reused_ids import separate_reused_ids
 from daemon.threads import key_from_headers, link_threads
+from daemon.timeline import message_time
 
 if TYPE_CHECKING:
     from connectors.ical import ImipReply
@@ -359,6 +361,16 @@ def _insert_messages(
         row.tags, row.flags = sorted(msg.tags), sorted(msg.flags)
     if not fresh:
         return 0
+    fresh = separate_reused_ids(s, account_id, fresh, me.is_own)
+    for msg in fresh:
+        for problem in msg.problems:
+            if problem.startswith(UNTRACKABLE):
+                # The reason names no address: those are exactly what could not be trusted.
+                log.warning(
+                    "a message in %s is stored but never followed up: %s",
+                    msg.folder,
+                    problem[len(UNTRACKABLE) :],
+                )
     keys = {msg.ref: key_from_headers(msg.headers) for msg in fresh}
     threads = link_threads(s, account_id, fresh, now, keys)
     ids = reserve_ids(s, _MESSAGES, len(fresh))
@@ -371,6 +383,7 @@ def _insert_messages(
             recipients += [[a.addr, a.name, "cc"] for a in msg.cc]
         verdict = _classify_fields(msg, me)
         get = verdict.get
+        when, time_note = message_time(msg.date, msg.received, now)
         references, in_reply_to = msg.references, msg.in_reply_to
         rows.append(
             (
@@ -386,7 +399,7 @@ def _insert_messages(
                 sender.addr if sender else None,
                 sender.name if sender else "",
                 recipients,
-                msg.date or msg.received or now,
+                when,
                 msg.received,
                 verdict["direction"],
                 verdict["kind"],
@@ -399,7 +412,7 @@ def _insert_messages(
                 get("bounce_recipients") or [],
                 sorted(msg.tags) if msg.tags else [],
                 sorted(msg.flags) if msg.flags else [],
-                list(msg.problems),
+                [*msg.problems, time_note] if time_note else list(msg.problems),
                 keys[msg.ref],
                 threads[msg.ref],
             )

@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from connectors.headers import UNTRACKABLE
 from daemon.db.tables import Draft
 from daemon.decide import Decision
-from daemon.timeline import MsgView
+from daemon.reused_ids import REUSED_ID
+from daemon.timeline import RECEIPT_USED, MsgView
 from daemon.tracker.machine import returned_days
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
@@ -220,6 +222,9 @@ def print_explain(
             file=out,
         )
         print(f"        {m.kind}: {m.reason}", file=out)
+        for note in m.problems:
+            if RECEIPT_USED in note or note.startswith((UNTRACKABLE, REUSED_ID)):
+                print(f"        {note}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)
         if m.bounce_status or m.bounce_reason:

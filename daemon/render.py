@@ -156,6 +156,11 @@ def _finish(text: str) -> str:
 _BRACKETED = re.compile(r"\s*(\([^)]*\)|（[^）]*）|\[[^\]]*\]|【[^】]*】)\s*")
 _QUOTES = "\"'“”‘’「」"
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof"})
+_MAX_NAME_WORDS = 5
+_MAX_NAME_CHARS = 64
+# Letters and combining marks, with the punctuation names carry ("O'Brien", "Jean-Luc",
+# "Dr.", "Smith, Jane", "阿卜杜拉·阿齐兹"); str.isalpha is True for letters and CJK.
+_NAME_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f'’.\-·・,，])+")
 
 
 def _has_letter(text: str) -> bool:
@@ -173,7 +178,14 @@ def _usable_name(name: str | None) -> str:
     cleaned = _BRACKETED.sub(" ", cleaned).strip().strip(_QUOTES).strip()
     if not cleaned or "@" in cleaned or not _has_letter(cleaned):
         return ""
-    return " ".join(cleaned.split())
+    words = cleaned.split()
+    # A name is a few words of letters: "{% for x %}", "Carl Bcc: x" or a pasted
+    # paragraph in the display name get the neutral greeting instead of a fragment.
+    if len(words) > _MAX_NAME_WORDS or len(cleaned) > _MAX_NAME_CHARS:
+        return ""
+    if not all(_NAME_WORD.fullmatch(w) and _has_letter(w) for w in words):
+        return ""
+    return " ".join(words)
 
 
 def _given_name(name: str) -> str:

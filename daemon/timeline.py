@@ -56,6 +56,7 @@ class MsgView:
     gone: bool = False
     thread_id: int | None = None
     seen_at: datetime | None = None
+    problems: tuple[str, ...] = ()  # what ingest repaired, e.g. the receipt time used for Date
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,30 @@ class ThreadFacts:
     tracked_by_tag: bool
     first_outbound: MsgView
     ignored_reasons: tuple[str, ...] = field(default=())
+
+
+# How far a Date may lie after the server's receipt (or our clock) before it is not
+# believed: clocks drift by minutes, a reply "sent in 2031" is a broken or hostile header.
+DATE_TOLERANCE = timedelta(minutes=15)
+RECEIPT_USED = "receipt time used"
+
+
+def message_time(
+    date: datetime | None, received: datetime | None, now: datetime
+) -> tuple[datetime, str | None]:
+    """When a message happened, and a note for explain when it is not its Date header.
+
+    The Date is the sender's word; the receipt time (INTERNALDATE, file mtime, the
+    provider's received time) is the server's. A missing Date, or one more than
+    DATE_TOLERANCE after receipt or after now, gives way to the receipt time.
+    """
+    receipt = received if received is not None and received <= now + DATE_TOLERANCE else now
+    if date is None:
+        return receipt, f"no usable Date: {RECEIPT_USED}"
+    ceiling = min(received, now) if received is not None else now
+    if date > ceiling + DATE_TOLERANCE:
+        return receipt, f"Date {date.isoformat()} is after receipt: {RECEIPT_USED}"
+    return date, None
 
 
 def sequence_id(account: str, start: MsgView) -> str:

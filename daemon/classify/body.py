@@ -13,6 +13,7 @@ import email.message
 import email.policy
 import html
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from daemon.classify.message import MailView
 
 MAX_TEXT = 64 * 1024  # characters of notice text scanned
 MAX_PARTS = 200  # a bomb of tiny parts must not cost more than a normal message
+MAX_DEPTH = 64  # nesting levels opened; MAX_PARTS bounds the work anyway
 _ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/global", "message/partial")
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.S | re.I)
@@ -42,10 +44,13 @@ def body_of(view: MailView) -> BodyView:
     dsn: list[str] = []
     feedback = False
     size = 0
-    for part, inside_report in _leaves(msg):
+    inner: list[str] = []  # reports inside a quoted original: a bounce of a bounce
+    for part, inside_report, quoted in _leaves(msg):
         ctype = _ctype(part)
         if ctype in _DSN_TYPES or (inside_report and _looks_like_dsn_fields(part)):
-            dsn.append(_payload_text(part)[:MAX_TEXT])
+            (inner if quoted else dsn).append(_payload_text(part)[:MAX_TEXT])
+        elif quoted:
+            continue
         elif ctype == "message/feedback-report":
             feedback = True
         elif ctype.startswith("text/") and size < MAX_TEXT and not _is_attachment(part):
@@ -64,7 +69,10 @@ def body_of(view: MailView) -> BodyView:
         else ""
     )
     return BodyView(
-        text="\n".join(texts), dsn=tuple(dsn), feedback_report=feedback, report_type=report_type
+        text="\n".join(texts),
+        dsn=(*dsn, *inner),
+        feedback_report=feedback,
+        report_type=report_type,
     )
 
 
@@ -87,30 +95,35 @@ def _parse(raw: bytes) -> email.message.Message | None:
 
 
 def _leaves(
-    msg: email.message.Message, inside_report: bool = False, depth: int = 0
-) -> Iterator[tuple[email.message.Message, bool]]:
-    """Leaf parts outside quoted originals, depth first, at most MAX_PARTS."""
-    stack: list[tuple[email.message.Message, bool, int]] = [(msg, inside_report, depth)]
+    msg: email.message.Message,
+) -> Iterator[tuple[email.message.Message, bool, bool]]:
+    """(leaf, inside a report, inside a quoted original), breadth first, at most MAX_PARTS.
+
+    Breadth first: what the sender wrote sits near the top, so a bomb of parts or a deep
+    nest spends the bound on the least likely places. A quoted original is opened only
+    for the report inside it (a bounce attached to a bounce); its text is never read.
+    """
+    queue: deque[tuple[email.message.Message, bool, bool, int]] = deque([(msg, False, False, 0)])
     seen = 0
-    while stack and seen < MAX_PARTS:
-        part, in_report, level = stack.pop()
+    while queue and seen < MAX_PARTS:
+        part, in_report, in_original, level = queue.popleft()
         seen += 1
         ctype = _ctype(part)
-        if ctype in _ORIGINAL_TYPES:
-            continue
         if ctype in _DSN_TYPES:
-            yield part, in_report
+            yield part, in_report, in_original
             continue
         payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list) and level < 10:
-            child_report = in_report or ctype == "multipart/report"
-            stack.extend(
-                (p, child_report, level + 1)
-                for p in reversed(payload)
-                if isinstance(p, email.message.Message)
-            )
+        original = ctype in _ORIGINAL_TYPES
+        if not isinstance(payload, list) or level >= MAX_DEPTH:
+            if not original:
+                yield part, in_report, in_original
             continue
-        yield part, in_report
+        child_report = (in_report or ctype == "multipart/report") and not original
+        queue.extend(
+            (p, child_report, in_original or original, level + 1)
+            for p in payload
+            if isinstance(p, email.message.Message)
+        )
 
 
 def _ctype(part: email.message.Message) -> str:

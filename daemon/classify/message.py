@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from connectors.addresses import read_address_list
 from connectors.headers import (
     MAX_HEADER_VALUE,
     clean_text,
@@ -93,8 +94,17 @@ def header_text(raw: str) -> str:
 def first_address(value: str) -> tuple[str, str]:
     if not value:
         return "", ""
+    # The connectors' strict reader: a CR-smuggled or ambiguous From names nobody.
+    read = read_address_list([value])
+    if read.mailboxes:
+        first = read.mailboxes[0]
+        return first.name.strip(), first.addr.lower()
+    if read.ambiguous is not None:
+        return "", ""
+    # No addr-spec, nothing ambiguous: "MAILER-DAEMON" or "<postmaster>" still says
+    # who sent it, which is all the classifier asks.
     try:
-        pairs = email.utils.getaddresses([value])
+        pairs = email.utils.getaddresses([" ".join(value.split())])
     except (ValueError, IndexError, TypeError):
         return value, ""
     for name, addr in pairs:

@@ -45,6 +45,7 @@ class Desk:
 
     root: Path
     capsys: pytest.CaptureFixture[str]
+    err: str = ""
 
     @property
     def config(self) -> Path:
@@ -56,7 +57,9 @@ class Desk:
             argv += ["--now", now]
         self.capsys.readouterr()
         code = main([*argv, *args])
-        return code, self.capsys.readouterr().out
+        captured = self.capsys.readouterr()
+        self.err = captured.err  # the log lines of the last command
+        return code, captured.out
 
     def status(self, now: str) -> list[dict[str, object]]:
         code, out = self.gw("status", "--all", "--json", now=now)

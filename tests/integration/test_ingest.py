@@ -324,3 +324,48 @@ def test_merging_threads_moves_everything_to_the_kept_one(store: Store, loaded: 
         assert set(s.scalars(select(Control.thread_id))) == {keep}
         assert set(s.scalars(select(SequenceRow.thread_id))) == {keep}
         assert list(s.scalars(select(Thread.id))) == [keep]
+
+
+def test_a_strangers_stored_copy_of_our_id_is_demoted_when_our_outreach_arrives(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9.3: a stranger's mail carrying our outreach's Message-ID was synced first
+    (INBOX before Sent, or an earlier cycle): our outreach still claims its own id."""
+    when = NOW - timedelta(days=2)
+    box = MemoryMailbox(batch_size=1)
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="Some One <stranger@elsewhere.example>", to=ME, subject="hello",
+            message_id="o9@talentbridge.cn", date=when, references=["s-root@elsewhere.example"],
+        ),
+        received=when,
+    )  # fmt: skip
+    _sync(store, box)
+    box.deliver(
+        "sent",
+        raw_message(
+            sender=f"Li Na <{ME}>", to="Carl <carl@client.cn>", subject="A role",
+            message_id="o9@talentbridge.cn", date=when + timedelta(hours=1),
+        ),
+        received=when + timedelta(hours=1),
+    )  # fmt: skip
+    box.deliver(
+        "inbox",
+        raw_message(
+            sender="Carl <carl@client.cn>", to=ME, subject="Re: A role",
+            message_id="r9@client.cn", date=when + timedelta(hours=2),
+            in_reply_to="o9@talentbridge.cn", references=["o9@talentbridge.cn"],
+        ),
+        received=when + timedelta(hours=2),
+    )  # fmt: skip
+    with caplog.at_level("WARNING"):
+        _sync(store, box)
+    with store.reader() as s:
+        rows = {m.sender_addr: m for m in s.scalars(select(Message))}
+    stranger, ours, reply = rows["stranger@elsewhere.example"], rows[ME], rows["carl@client.cn"]
+    assert ours.message_id == "o9@talentbridge.cn"
+    assert stranger.message_id is None
+    assert any("reused Message-ID <o9@talentbridge.cn>" in p for p in stranger.problems)
+    assert reply.thread_id == ours.thread_id != stranger.thread_id
+    assert any("kept apart" in r.getMessage() for r in caplog.records)

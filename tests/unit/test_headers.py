@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors import headers
+from connectors.addresses import read_address_list
 from connectors.headers import (
     MAX_HEADER_VALUE,
     clean_text,
@@ -450,20 +451,21 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
     in_reply = headers.parse_msgids(first("in-reply-to"))
 
     def addresses(name: str) -> tuple[Address, ...]:
-        values = fields.get(name, [])
-        simple = headers._simple_pairs(values)
-        if simple is not None:
-            return tuple(
-                Address(addr=a, name=clean_text(decode_words(n)) if n else "") for n, a in simple
-            )
+        # The general reader alone (connectors.addresses), never the simple-list fast path.
+        read = read_address_list(fields.get(name.lower(), []), name)
+        problems.extend(read.problems)
+        if read.ambiguous is not None:
+            problems.append(f"untrackable: {read.ambiguous}")
         return tuple(
-            Address(addr=a.strip(), name=clean_text(decode_words(n)))
-            for n, a in email.utils.getaddresses(values)
-            if "@" in a and not headers._SPACE.search(a.strip())
+            Address(addr=m.addr, name=clean_text(decode_words(m.name))) for m in read.mailboxes
         )
 
-    senders = addresses("from")
-    if not senders:
+    senders = addresses("From")
+    to, cc = addresses("To"), addresses("Cc")
+    if len(senders) > 1:  # more than a From should hold: nobody (issue 9.2)
+        problems.append(f"untrackable: ambiguous From: {len(senders)} addresses")
+        senders = ()
+    elif not senders and not any("ambiguous From" in p for p in problems):
         problems.append("no usable From")
     return (
         message_id,
@@ -471,8 +473,8 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         headers.parse_msgids(" ".join(fields.get("references", []))),
         clean_text(decode_words(first("subject") or "")),
         senders[0] if senders else None,
-        addresses("to"),
-        addresses("cc"),
+        to,
+        cc,
         date,
         parse_tags(fields.get("x-ghostwatch-tags", [])),
         tuple(problems),
@@ -511,11 +513,11 @@ def test_decoded_results_are_cached_and_bounded(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(headers, "_ADDRESS_CACHE", {})
     monkeypatch.setattr(headers, "_TEXT_CACHE", {})
     values = [f"=?utf-8?B?546L6Iqz?= <w{i}@x.org>" for i in range(5)]
-    first = headers._cached_addresses([values[0]])
-    assert first == parse_addresses([values[0]])
-    assert headers._cached_addresses([values[0]]) is first  # contacts repeat: decoded once
+    first = headers._cached_addresses([values[0]], "To")
+    assert first.addresses == parse_addresses([values[0]])
+    assert headers._cached_addresses([values[0]], "To") is first  # contacts repeat: decoded once
     for value in values:
-        headers._cached_addresses([value])
-    assert list(headers._ADDRESS_CACHE) == values[2:]  # the oldest went first
-    assert headers._cached_addresses(values[:2]) == parse_addresses(values[:2])
+        headers._cached_addresses([value], "To")
+    assert [v for _, v in headers._ADDRESS_CACHE] == values[2:]  # the oldest went first
+    assert headers._cached_addresses(values[:2], "To").addresses == parse_addresses(values[:2])
     assert len(headers._TEXT_CACHE) == 1  # one display name, however many addresses

@@ -201,6 +201,15 @@ def test_repo_root_templates_is_the_packaged_folder() -> None:
         ("'wang.fang@example.com'", "您好", "Hello,"),
         ("???", "您好", "Hello,"),
         ("12345", "您好", "Hello,"),
+        ("O'Brien", "O'Brien，您好", "Hi O'Brien,"),
+        ("Jean-Luc Picard", "Jean-Luc Picard，您好", "Hi Jean-Luc,"),
+        # Display names that are no name: the neutral greeting, never a fragment (issue 9.4).
+        ("{% for x %}", "您好", "Hello,"),
+        ("{{ 7*7 }}", "您好", "Hello,"),
+        ("Carl Bcc: attacker@x.example", "您好", "Hello,"),
+        ("Carl\rBcc: someone", "您好", "Hello,"),
+        ("x" * 10_000, "您好", "Hello,"),
+        ("Team 42 Recruiting Desk", "您好", "Hello,"),
     ],
 )
 def test_salutation(name: str | None, zh: str, en: str) -> None:
@@ -311,7 +320,8 @@ def test_template_syntax_in_values_renders_literally() -> None:
         contact_address="a@example.com",
     )
     body = render_step("zh-CN", "candidate", 1, tricky)
-    assert body.startswith("王{{ 7*7 }}，您好！")
+    # Not a name (issue 9.4): the neutral greeting, and the name's text never evaluated.
+    assert body.startswith("您好！")
     assert "{% for x in range(3) %}x{% endfor %}“{{ 7*7 }}”" in body
     assert "49" not in body and "xxx" not in body
     summary, description = render_reminder(

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from daemon.identity import Identity
-from daemon.timeline import MsgView, dedupe, events_for, facts, sequence_id
+from daemon.timeline import (
+    RECEIPT_USED,
+    MsgView,
+    dedupe,
+    events_for,
+    facts,
+    message_time,
+    sequence_id,
+)
 from daemon.tracker.states import AutoReply, Bounced, HumanReply, Outbound, Stop
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -175,6 +185,35 @@ def test_a_reply_dated_slightly_in_the_future_counts_when_it_is_read() -> None:
     assert _event_time(far) == seen + timedelta(days=3)
     normal = Message(sent_at=seen - timedelta(hours=2), seen_at=seen)
     assert _event_time(normal) == seen - timedelta(hours=2)
+
+
+# --- message_time: the Date header is not believed past the receipt time (issue 9.1) ---
+
+_NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+_RECEIVED = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("date", "received", "want", "noted"),
+    [
+        (_RECEIVED - timedelta(hours=1), _RECEIVED, _RECEIVED - timedelta(hours=1), False),
+        (_RECEIVED + timedelta(minutes=10), _RECEIVED, _RECEIVED + timedelta(minutes=10), False),
+        (_RECEIVED + timedelta(minutes=20), _RECEIVED, _RECEIVED, True),
+        (datetime(2031, 11, 3, tzinfo=UTC), _RECEIVED, _RECEIVED, True),
+        (None, _RECEIVED, _RECEIVED, True),
+        (None, None, _NOW, True),
+        (datetime(2031, 11, 3, tzinfo=UTC), None, _NOW, True),
+        # A receipt time ahead of our clock (a server or file clock off): now instead.
+        (datetime(2031, 11, 3, tzinfo=UTC), _NOW + timedelta(days=9), _NOW, True),
+        (_NOW - timedelta(days=1), _NOW + timedelta(days=9), _NOW - timedelta(days=1), False),
+    ],
+)
+def test_message_time(
+    date: datetime | None, received: datetime | None, want: datetime, noted: bool
+) -> None:
+    when, note = message_time(date, received, _NOW)
+    assert when == want
+    assert (note is not None and RECEIPT_USED in note) is noted
 
 
 def test_a_reply_in_a_thread_the_consultant_started_later_answers_that_outreach() -> None:
