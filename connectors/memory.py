@@ -407,6 +407,7 @@ def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
         sender=parsed.sender,
         to=parsed.to,
         cc=parsed.cc,
+        bcc=parsed.bcc,
         date=parsed.date,
         received=m.received,
         headers=select_fields(_header_block(m.raw), wanted),

@@ -26,6 +26,7 @@ from daemon.outbox import drafts_of
 from daemon.present import print_draft, print_explain, print_json, print_status, status_json
 from daemon.render import check_templates
 from daemon.timeline import dedupe
+from daemon.untracked import find_thread, untracked_reason
 
 log = logging.getLogger("ghostwatch")
 
@@ -225,6 +226,8 @@ def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[st
         if not rows:
             query = select(SequenceRow).where(SequenceRow.contact_addr == target.strip().lower())
             rows = list(s.scalars(query.order_by(SequenceRow.started_at.desc())))
+        if not rows and (untracked := find_thread(s, target)) is not None:
+            return untracked
         if not rows:
             raise NotFound(
                 f"no thread for {target!r}",
@@ -245,7 +248,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         views = dedupe(to_view(m) for m in rows)
         drafts = drafts_of(s, [d.sequence_id for d in decisions])
     if not decisions:
-        raise NotFound(f"thread {tid} is not followed up (no outreach to an external contact)")
+        with app.store.reader() as s:
+            why = (
+                untracked_reason(s, app.policy(account), tid)
+                or "no outreach to an external contact"
+            )
+        raise NotFound(f"thread {tid} is not followed up: {why}")
+    # A thread with Bcc recipients holds one sequence each: show the one asked about.
+    asked = [d for d in decisions if args.target.strip().lower() in d.facts.addresses]
+    decisions = asked or decisions
     print_explain(decisions, views, ZoneInfo(app.config.policy.timezone), drafts=drafts)
     return 0
 

@@ -22,7 +22,7 @@ from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calend
 from daemon.config import AccountConfig
 from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
-from daemon.decide import Decision, account_id, decide, evaluate
+from daemon.decide import Decision, Policy, account_id, decide, evaluate, threads_to_decide
 from daemon.ingest import SyncReport, sync_mail
 from daemon.outbox import (
     Author,
@@ -33,6 +33,7 @@ from daemon.outbox import (
     withdraw_ended,
     write_due,
 )
+from daemon.outreach_language import read_outreach_languages
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 
@@ -171,6 +172,7 @@ def run_cycle(
             reconcile(app.store, acct, sink, now)
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
+        _read_languages(app, acct, source, policy)
         report.decisions = decide(app.store, account.name, policy, now)
         report.due_count = len(report.due)
         phones = phone_lookup(app.store, source)
@@ -266,6 +268,13 @@ def run_cycle(
             first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
             report.decisions = list(first.values())
     return report
+
+
+def _read_languages(app: App, acct: int, source: MailSource, policy: Policy) -> None:
+    """The outreach language of every thread about to be decided (drafts follow it)."""
+    with app.store.reader() as s:
+        tids = threads_to_decide(s, acct, everything=False)
+    read_outreach_languages(app.store, acct, source, policy.identity, tids)
 
 
 def _open_backup_sinks(

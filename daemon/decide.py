@@ -24,13 +24,15 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Control, Draft, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
+from daemon.language import LocaleChoice, choose_locale
 from daemon.timeline import (
     ControlView,
     DraftView,
     MsgView,
     ThreadFacts,
+    dedupe,
     events_for,
-    facts,
+    outreach,
     sequence_id,
 )
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
@@ -52,6 +54,9 @@ class Policy:
     on_draft_deleted: str = "skip"
     owner: str = ""  # the account address: whose absences pause the schedule
     backup: str | None = None  # with a backup the rhythm is kept: the backup acts
+    locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
+    locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
+    max_recipients: int = 10  # more external recipients: a mass mailing, not followed
 
 
 CALENDAR_WINDOW = timedelta(days=180)
@@ -77,6 +82,11 @@ class Decision:
     next: NextAction
     risk: Risk
     current: bool  # the thread's latest sequence
+    language: LocaleChoice | None = None  # the drafts' language and why
+
+    @property
+    def locale(self) -> str | None:
+        return self.language.locale if self.language is not None else None
 
     @property
     def state(self) -> str:
@@ -113,6 +123,8 @@ def to_view(row: Message) -> MsgView:
         sender_name=row.sender_name,
         to=tuple((a, n) for a, n, f in recipients if f == "to"),
         cc=tuple((a, n) for a, n, f in recipients if f == "cc"),
+        bcc=tuple((a, n) for a, n, f in recipients if f == "bcc"),
+        lang=row.lang,
         subject=row.subject,
         tags=frozenset(row.tags or ()),
         return_date=row.return_date,
@@ -217,28 +229,58 @@ def _decide_thread(
     now: datetime,
     cal: CalendarFacts,
 ) -> list[Decision]:
-    from daemon.timeline import dedupe
-
     messages = dedupe(rows)
-    tf = facts(messages, policy.identity)
-    if tf is None:
-        return []
-    contacts = {tf.contact, *tf.aliases}
+    found = outreach(messages, policy.identity, policy.max_recipients)
+    out: list[Decision] = []
+    for tf in found.sequences:
+        out += _decide_sequence(
+            s, acct, account, tid, messages, tf, controls, drafts, policy, now, cal
+        )
+    return out
+
+
+def _decide_sequence(
+    s: Session,
+    acct: int,
+    account: str,
+    tid: int,
+    messages: list[MsgView],
+    tf: ThreadFacts,
+    controls: list[ControlView],
+    drafts: list[DraftView],
+    policy: Policy,
+    now: datetime,
+    cal: CalendarFacts,
+) -> list[Decision]:
+    """The runs of one sequence of a thread (the To/Cc one, or one Bcc recipient's)."""
+    contacts = set(tf.addresses)
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
     by_ref = {m.ref: m for m in messages}
-    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts)
+    recipient = tf.contact if tf.separate else ""
+
+    def name(start: Outbound) -> str:
+        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound), recipient)
+
+    # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
+    own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
+    mine = [d for d in drafts if d.sequence_id in own_ids]
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
+    language = choose_locale(
+        tag=tf.tags.get("lang"),
+        rule_locale=playbook.locale,
+        rule_label=playbook.locale_rule,
+        detected=tf.first_outbound.lang,
+        account_locale=policy.locale,
+        available=policy.locales,
+    )
     ctx = Context(
         playbook=playbook,
         calendar=policy.calendar,
         on_draft_deleted=policy.on_draft_deleted,
         away=() if policy.backup else cal.away,
     )
-
-    def name(start: Outbound) -> str:
-        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound))
-
     runs = replay(events, now, ctx, name=name)
     out = []
     for i, run in enumerate(runs):
@@ -253,6 +295,7 @@ def _decide_thread(
                 next=next_action(run.record, ctx),
                 risk=risk(run.record, now, ctx),
                 current=i == len(runs) - 1,
+                language=language,
             )
         )
     return out

@@ -281,6 +281,8 @@ def _insert_messages(
         recipients = [[a.addr, a.name, "to"] for a in msg.to]
         if msg.cc:
             recipients += [[a.addr, a.name, "cc"] for a in msg.cc]
+        if msg.bcc:
+            recipients += [[a.addr, a.name, "bcc"] for a in msg.bcc]
         verdict = _classify_fields(msg, me)
         get = verdict.get
         references, in_reply_to = msg.references, msg.in_reply_to

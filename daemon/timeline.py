@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from daemon.identity import Identity
@@ -28,7 +28,7 @@ from daemon.tracker.states import (
 
 # gw:<field>:<value> tags a thread carries; title and company keep the value as the
 # connector delivered it (free text), the others are normalised by the rules.
-TAG_FIELDS = ("role", "stage", "kind", "source", "title", "company")
+TAG_FIELDS = ("role", "stage", "kind", "source", "title", "company", "lang")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ class MsgView:
     gone: bool = False
     thread_id: int | None = None
     seen_at: datetime | None = None
+    bcc: tuple[tuple[str, str], ...] = ()  # only on the consultant's own copy in Sent
+    lang: str | None = None  # outbound: language found in it (daemon/language.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +88,37 @@ class ThreadFacts:
     tracked_by_tag: bool
     first_outbound: MsgView
     ignored_reasons: tuple[str, ...] = field(default=())
+    # Everybody the follow-ups go to: the outreach's external To and Cc, as
+    # (addr, name, "to" | "cc"); an answer from any of them counts.
+    recipients: tuple[tuple[str, str, str], ...] = ()
+    # A Bcc recipient's own sequence: only their messages count, and sibling sequences'
+    # follow-ups are not touches of this one.
+    separate: bool = False
+    # The To/Cc sequence of an outreach that also had Bcc recipients: only mail to one
+    # of its own recipients is a touch (a follow-up to a Bcc recipient is not).
+    has_separate_siblings: bool = False
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """Every address whose answer counts for this sequence."""
+        return frozenset({self.contact, *self.aliases, *(r[0] for r in self.recipients)})
 
 
-def sequence_id(account: str, start: MsgView) -> str:
-    """Deterministic, so a draft's key survives crashes and re-decisions."""
+@dataclass(frozen=True, slots=True)
+class Outreach:
+    """The sequences a thread starts: one for To/Cc, one per Bcc-only recipient;
+    none, with the reason, when it is no outreach ghostwatch follows."""
+
+    sequences: tuple[ThreadFacts, ...]
+    untracked: str = ""
+
+
+def sequence_id(account: str, start: MsgView, recipient: str = "") -> str:
+    """Deterministic, so a draft's key survives crashes and re-decisions. A Bcc
+    recipient's own sequence adds their address (the To/Cc one keeps the old id)."""
     basis = f"{account}\0{start.message_id or start.ref}"
+    if recipient:
+        basis += f"\0{recipient}"
     return "s" + hashlib.sha256(basis.encode()).hexdigest()[:15]
 
 
@@ -123,36 +151,81 @@ def thread_tags(messages: Iterable[MsgView]) -> tuple[dict[str, str], set[str]]:
 
 
 def facts(messages: Sequence[MsgView], me: Identity) -> ThreadFacts | None:
-    """The contact of a thread, or None when it is no outreach we follow."""
+    """The contact of a thread (its To/Cc sequence first), or None when it is no
+    outreach we follow."""
+    found = outreach(messages, me)
+    return found.sequences[0] if found.sequences else None
+
+
+def outreach(messages: Sequence[MsgView], me: Identity, max_recipients: int = 10) -> Outreach:
+    """The sequences the consultant's first outreach in the thread starts."""
     tags, flags = thread_tags(messages)
     tracked = "track" in flags
     ignored: list[str] = []
     for msg in messages:
         if msg.direction != "out":
             continue
-        for addr, name in msg.to:
-            if me.is_external(addr) or (tracked and not me.is_own(addr)):
-                aliases = {
-                    m.sender
-                    for m in messages
-                    if m.direction == "in"
-                    and m.kind == "human"
-                    and m.sender
-                    and me.is_external(m.sender)
-                }
-                aliases.discard(addr)
-                return ThreadFacts(
+        shared: dict[str, tuple[str, str, str]] = {}
+        for field_name, people in (("to", msg.to), ("cc", msg.cc)):
+            for addr, name in people:
+                if me.is_external(addr) or (tracked and not me.is_own(addr)):
+                    shared.setdefault(addr, (addr, name, field_name))
+                elif addr and field_name == "to":
+                    ignored.append(f"{addr}: {me.why_not_external(addr)}")
+        hidden = {a: n for a, n in msg.bcc if me.is_external(a) and a not in shared}
+        count = len(shared) + len(hidden)
+        if not count:
+            continue
+        if count > max_recipients and not tracked:
+            return Outreach(
+                (),
+                f"a mass mailing: the outreach went to {count} external people "
+                f"(max_recipients = {max_recipients}), so it is not followed up",
+            )
+        aliases = {
+            m.sender
+            for m in messages
+            if m.direction == "in" and m.kind == "human" and m.sender and me.is_external(m.sender)
+        }
+
+        base = ThreadFacts(
+            contact="",
+            contact_name="",
+            aliases=frozenset(),
+            subject=msg.subject,
+            tags=tags,
+            tracked_by_tag=tracked,
+            first_outbound=msg,
+            ignored_reasons=tuple(ignored),
+        )
+        found: list[ThreadFacts] = []
+        if shared:
+            first_addr, first_name, _ = next(iter(shared.values()))
+            found.append(
+                replace(
+                    base,
+                    contact=first_addr,
+                    contact_name=first_name,
+                    aliases=frozenset(a for a in aliases - set(shared) if a),
+                    recipients=tuple(shared.values()),
+                    has_separate_siblings=bool(hidden),
+                )
+            )
+        for addr, name in hidden.items():
+            found.append(
+                replace(
+                    base,
                     contact=addr,
                     contact_name=name,
-                    aliases=frozenset(a for a in aliases if a),
-                    subject=msg.subject,
-                    tags=tags,
-                    tracked_by_tag=tracked,
-                    first_outbound=msg,
+                    recipients=((addr, name, "to"),),
+                    separate=True,
                 )
-            if addr:
-                ignored.append(f"{addr}: {me.why_not_external(addr)}")
-    return None
+            )
+        return Outreach(tuple(found))
+    reason = "no outreach to an external contact"
+    if ignored:
+        reason += f" ({'; '.join(dict.fromkeys(ignored))})"
+    return Outreach((), reason)
 
 
 def events_for(
@@ -164,7 +237,7 @@ def events_for(
     drafts: Iterable[DraftView] = (),
 ) -> list[Event]:
     """The events of one thread, including the contact's messages in other threads."""
-    contacts = {thread_facts.contact, *thread_facts.aliases}
+    contacts = set(thread_facts.addresses)
     events: list[Event] = []
     seen_ids: set[str] = set()
     written = {d.key: d.written_at for d in drafts if d.written_at is not None}
@@ -184,7 +257,7 @@ def events_for(
     for msg in thread:
         seen_ids.add(msg.message_id or msg.ref)
         if msg.direction == "out":
-            if any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc)):
+            if _touches(msg, thread_facts, contacts, me):
                 at = msg.at
                 drafted = written.get(msg.gw_key or "")
                 if drafted is not None and at <= drafted:
@@ -192,7 +265,7 @@ def events_for(
                     at = drafted + timedelta(seconds=1)
                 events.append(Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
             continue
-        event = _inbound_event(msg, me, contacts, in_thread=True)
+        event = _inbound_event(msg, me, contacts, in_thread=not thread_facts.separate)
         if event is not None:
             events.append(event)
     for msg in elsewhere:
@@ -212,6 +285,15 @@ def events_for(
         elif control.action == "resume":
             events.append(Resume(at=control.at))
     return events
+
+
+def _touches(msg: MsgView, tf: ThreadFacts, contacts: set[str], me: Identity) -> bool:
+    """Whether an outbound message of the thread is a touch of this sequence."""
+    if tf.separate:
+        return any(addr == tf.contact for addr, _ in (*msg.to, *msg.cc, *msg.bcc))
+    if tf.has_separate_siblings:
+        return any(addr in contacts for addr, _ in (*msg.to, *msg.cc))
+    return any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc))
 
 
 def _inbound_event(

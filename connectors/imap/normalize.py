@@ -126,6 +126,7 @@ def _build(
         sender=parsed.sender,
         to=parsed.to,
         cc=parsed.cc,
+        bcc=parsed.bcc,
         date=parsed.date,
         received=received,
         headers=raw,

@@ -1,0 +1,30 @@
+"""the detected language of the consultant's outreach
+
+Revision ID: 0003_lang
+Revises: 0002
+
+Drafts follow the language of the consultant's own outreach in the thread
+(SPEC §5). The outreach's subject and text part are read once, transiently;
+only the language found is kept: NULL = not read yet, "" = read, nothing
+recognised, else a code such as "en" or "zh".
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_lang"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lang", sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_column("lang")
