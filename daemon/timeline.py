@@ -265,7 +265,7 @@ def events_for(
                     at = drafted + timedelta(seconds=1)
                 events.append(Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
             continue
-        event = _inbound_event(msg, me, contacts, in_thread=not thread_facts.separate)
+        event = _inbound_event(msg, me, contacts, in_thread=True, only=thread_facts.separate)
         if event is not None:
             events.append(event)
     for msg in elsewhere:
@@ -297,12 +297,14 @@ def _touches(msg: MsgView, tf: ThreadFacts, contacts: set[str], me: Identity) ->
 
 
 def _inbound_event(
-    msg: MsgView, me: Identity, contacts: set[str], *, in_thread: bool
+    msg: MsgView, me: Identity, contacts: set[str], *, in_thread: bool, only: bool = False
 ) -> Event | None:
+    """`only`: the contacts' own messages count, not anybody's in the thread (Bcc)."""
+    anyone = in_thread and not only
     sender = msg.sender or ""
     if msg.kind == "bounce":
         recipients = tuple(r.lower() for r in msg.bounce_recipients)
-        if in_thread or contacts.intersection(recipients):
+        if anyone or contacts.intersection(recipients):
             return Bounced(
                 at=msg.at,
                 ref=msg.ref,
@@ -311,7 +313,7 @@ def _inbound_event(
                 recipients=recipients,
             )
         return None
-    from_contact = sender in contacts or (in_thread and me.is_external(sender))
+    from_contact = sender in contacts or (anyone and me.is_external(sender))
     if not from_contact:
         return None
     if msg.kind == "human":

@@ -1,0 +1,120 @@
+# ruff: noqa: E501  (the mailbox reads best one message per line)
+"""Issue 8 items 3 and 5 on a Maildir, through the CLI: drafts in each contact's
+language (English and Chinese contacts in one zh-CN account), and outreach to
+several people (To/Cc share a sequence, Bcc recipients get their own, a mass
+mailing is not followed and `explain` says so)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from email.message import Message
+
+from daemon.demo.mail import ME, Mail, at
+from tests.e2e.conftest import Desk
+from tests.e2e.imap_desk import REPO
+
+T1 = "2026-11-03T15:00+08:00"
+RULES = """
+[[policy.rules]]
+when = { subject = "\\\\[Globex\\\\]" }
+set = { locale = "zh-CN" }
+"""
+MASS = [f"p{i}@firm{i}.example" for i in range(12)]
+
+
+def sent(to: tuple[str, str], subject: str, body: str, hour: int, msgid: str, **kw: object) -> Mail:
+    return Mail("Sent", ME, to, subject, body, at(0, hour), msgid, **kw)  # type: ignore[arg-type]
+
+
+MAILBOX = [
+    sent(("Emma Clarke", "emma@mail.example"), "Staff engineer, payments platform", "Hi Emma,\nwould you be open to a chat about the role?\nBest,\n李雷", 9, "en1@h"),
+    sent(("王芳", "wang.fang@cand.example"), "高级Go工程师机会", "王芳您好，想和您聊聊这个 Senior Go Engineer 的机会。", 9, "zh1@h"),
+    sent(("赵敏", "zhao.min@cand.example"), "产品总监机会", "赵敏您好，想和您聊聊这个机会。", 10, "zh2@h", tags="gw:lang:en"),
+    sent(("Kate Moss", "kate@globex.example"), "[Globex] Head of data", "Hi Kate, the role I mentioned is attached.", 10, "en2@h"),
+    sent(("Anna Hill", "hm1@acme.example"), "Shortlist for the platform role", "Hi Anna, hi Ben, here is the shortlist.", 11, "g1@h", extra=(("Cc", "Ben Ray <hm2@acme.example>"),)),
+    sent(("Carl Diaz", "cto@initech.example"), "Candidates for your CTO search", "Hi Carl, hi Dana, three candidates for you.", 11, "g2@h", extra=(("Cc", "Dana Wu <vp@initech.example>"),)),
+    sent(ME, "新机会：资深架构师", "您好，有一个资深架构师的机会想和您聊聊。", 14, "b1@h", extra=(("Bcc", "刘安 <a.liu@x.example>, 孙博 <b.sun@y.example>"),)),
+    sent(ME, "Hiring event invitation", "Hi all, you are invited to our hiring event.", 15, "m1@h", extra=(("Bcc", ", ".join(MASS)),)),
+    # Ben, in Cc, answers in a thread of his own; Liu, in Bcc, answers the outreach.
+    Mail("", ("Ben Ray", "hm2@acme.example"), ME, "Shortlist", "Thanks, we will look at them this week.", at(0, 16), "r1@acme"),
+    Mail("", ("刘安", "a.liu@x.example"), ME, "Re: 新机会：资深架构师", "好的，周三电话聊。", at(0, 16, 30), "r2@x", in_reply_to="b1@h"),
+]  # fmt: skip
+
+
+def body(msg: Message) -> str:
+    payload = msg.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
+
+
+def cli(desk: Desk, *args: str, now: str = T1) -> subprocess.CompletedProcess[str]:
+    """`ghostwatch ARGS` as its own process, as a consultant runs it."""
+    argv = [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", now, *args]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk]) -> None:
+    desk = desk_factory(rules=RULES)
+    for letter in MAILBOX:
+        desk.deliver(letter)
+    code, out = desk.gw("once", now=T1)
+    assert code == 0, out
+    drafts = {d["To"]: d for d in desk.drafts()}
+    by_addr = {re.search(r"<?([\w.]+@[\w.]+)>?$", to).group(1): d for to, d in drafts.items()}  # type: ignore[union-attr]
+    assert set(by_addr) == {
+        "emma@mail.example",
+        "wang.fang@cand.example",
+        "zhao.min@cand.example",
+        "kate@globex.example",
+        "cto@initech.example",
+        "b.sun@y.example",
+    }
+    # The language follows the contact: the outreach's own, else a tag or a rule.
+    assert body(by_addr["emma@mail.example"]).startswith("Hi Emma,")
+    assert "您好" in body(by_addr["wang.fang@cand.example"])
+    assert "您好" not in body(by_addr["zhao.min@cand.example"])  # gw:lang:en
+    assert "您好" in body(by_addr["kate@globex.example"])  # the [Globex] rule: zh-CN
+    # To/Cc: one draft, to everybody the outreach went to; Ben's answer ended Acme's.
+    assert "vp@initech.example" in by_addr["cto@initech.example"]["Cc"]
+    # Bcc: Liu answered, Sun did not; Sun's draft is his alone.
+    sun = by_addr["b.sun@y.example"]
+    assert "a.liu" not in str(sun) and "您好" in body(sun)
+    rows = {r["contact"]: r["state"] for r in desk.status(T1)}
+    assert rows["hm1@acme.example"] == "replied"
+    assert rows["a.liu@x.example"] == "replied"
+    assert rows["b.sun@y.example"] == "draft_pending"
+    assert not any(c in rows for c in MASS)
+
+    explain = cli(desk, "explain", "emma@mail.example")
+    assert explain.returncode == 0, explain.stderr
+    assert "draft language: en (from your outreach)" in explain.stdout
+    assert (
+        "draft language: zh-CN (from your outreach)"
+        in cli(desk, "explain", "wang.fang@cand.example").stdout
+    )
+    assert (
+        "draft language: en (from tag gw:lang:en)"
+        in cli(desk, "explain", "zhao.min@cand.example").stdout
+    )
+    assert (
+        "draft language: zh-CN (from rule 0" in cli(desk, "explain", "kate@globex.example").stdout
+    )
+    acme = cli(desk, "explain", "hm2@acme.example").stdout
+    assert "also to (an answer from any counts): Ben Ray <hm2@acme.example>" in acme
+    sun_explain = cli(desk, "explain", "b.sun@y.example").stdout
+    assert "contact: 孙博 <b.sun@y.example>" in sun_explain
+    assert sun_explain.count("\nSequence ") == 1  # Sun's own, not Liu's
+
+    mass = cli(desk, "explain", MASS[3])
+    assert mass.returncode == 1
+    assert "mass mailing" in mass.stderr and "12 external people" in mass.stderr
+    (tid,) = re.findall(r"thread (\d+)", mass.stderr)
+    by_id = cli(desk, "explain", tid)
+    assert by_id.returncode == 1 and "mass mailing" in by_id.stderr
+
+    # A second cycle writes nothing new (idempotent per recipient sequence).
+    desk.gw("once", now=T1)
+    assert len(desk.drafts()) == 6
