@@ -362,6 +362,7 @@ def build_spec(
         salary_report=d.playbook.salary_report,
         kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
         contact_address=d.facts.contact,
+        other_names=tuple(n for a, n, _ in d.facts.recipients if a != d.facts.contact),
     )
     # The thread's language (tag, rule, the outreach's own language), else the account's.
     locale = d.locale or author.locale

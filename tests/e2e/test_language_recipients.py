@@ -79,6 +79,7 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     assert "您好" in body(by_addr["kate@globex.example"])  # the [Globex] rule: zh-CN
     # To/Cc: one draft, to everybody the outreach went to; Ben's answer ended Acme's.
     assert "vp@initech.example" in by_addr["cto@initech.example"]["Cc"]
+    assert body(by_addr["cto@initech.example"]).startswith("Hi Carl and Dana,")
     # Bcc: Liu answered, Sun did not; Sun's draft is his alone.
     sun = by_addr["b.sun@y.example"]
     assert "a.liu" not in str(sun) and "您好" in body(sun)

@@ -68,3 +68,14 @@ def test_more_than_max_recipients_is_a_mass_mailing() -> None:
 
 
 ME_ADDR = "li.lei@hunter.example"
+
+
+def test_a_draft_to_several_people_greets_them_all() -> None:
+    from daemon.render import salutation
+
+    assert salutation("Carl Diaz", "en", ("Dana Wu",)) == "Hi Carl and Dana,"
+    assert salutation("Carl Diaz", "en", ("Dana Wu", "Dr. Eve Ng")) == "Hi Carl, Dana and Dr. Ng,"
+    assert salutation("王芳", "zh-CN", ("李明",)) == "王芳、李明，您好"
+    assert salutation("王芳", "zh-CN", ("",)) == "各位好"
+    assert salutation("Carl Diaz", "en", ("dana@x.example",)) == "Hello all,"
+    assert salutation("Carl Diaz", "en") == "Hi Carl,"
