@@ -299,7 +299,7 @@ class _Scan:
             sender=parsed.sender,
             to=parsed.to,
             cc=parsed.cc,
-        bcc=parsed.bcc,
+            bcc=parsed.bcc,
             date=parsed.date,
             received=received,
             headers=select_fields(block, self.wanted),

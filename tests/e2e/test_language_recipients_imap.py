@@ -1,4 +1,3 @@
-
 """Issue 8 items 3 and 5 on a real Dovecot, through the CLI: English and Chinese
 contacts in one zh-CN account get drafts in their own language; To/Cc share a
 sequence, Bcc recipients (seen on the Sent copy) get their own, and a mass
