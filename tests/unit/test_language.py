@@ -97,3 +97,19 @@ def test_a_detected_language_keeps_the_accounts_regional_variant() -> None:
     assert locale_for_code("zh", "zh-TW", ("zh-CN", "en", "zh-TW")) == "zh-TW"
     assert locale_for_code("zh", "en", ("zh-CN", "en", "zh-TW")) == "zh-CN"
     assert locale_for_code("ja", "en", AVAILABLE) is None
+
+
+def test_the_first_matching_rule_with_a_locale_sets_it() -> None:
+    from daemon.config import PolicyConfig
+    from daemon.tracker.policy import Rule, RuleMatch, resolve_playbook
+
+    rules = (
+        Rule(when=RuleMatch(role="exec"), set_locale="zh-CN"),
+        Rule(when=RuleMatch(subject=r"\[Globex\]"), set_locale="en"),
+        Rule(when=RuleMatch(subject="Globex"), set_locale="zh-CN"),
+    )
+    base = PolicyConfig().base_playbook()
+    played = resolve_playbook(base, rules, {}, "[Globex] Head of data")
+    assert (played.locale, played.locale_rule) == ("en", "rule 1 (subject ~ '\\\\[Globex\\\\]')")
+    assert resolve_playbook(base, rules, {"role": "exec"}, "[Globex] x").locale == "zh-CN"
+    assert resolve_playbook(base, rules, {}, "Acme").locale is None
