@@ -254,11 +254,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 or "no outreach to an external contact"
             )
         raise NotFound(f"thread {tid} is not followed up: {why}")
-    # A thread with Bcc recipients holds one sequence each: show the one asked about.
-    asked = [d for d in decisions if args.target.strip().lower() in d.facts.addresses]
-    decisions = asked or decisions
+    decisions = _asked_about(decisions, args.target)
     print_explain(decisions, views, ZoneInfo(app.config.policy.timezone), drafts=drafts)
     return 0
+
+
+def _asked_about(decisions: list[Decision], target: str) -> list[Decision]:
+    """A thread with Bcc recipients holds a sequence for each: show the one asked about."""
+    if not any(d.facts.separate for d in decisions):
+        return decisions
+    wanted = target.strip().lower()
+    who = {
+        d.facts.contact for d in decisions if wanted in d.facts.addresses or d.sequence_id == wanted
+    }
+    return [d for d in decisions if d.facts.contact in who] or decisions
 
 
 def _control(args: argparse.Namespace, action: str) -> int:
