@@ -261,9 +261,11 @@ def _decide_sequence(
     def name(start: Outbound) -> str:
         return sequence_id(account, by_ref.get(start.ref, tf.first_outbound), recipient)
 
-    # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
-    own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
-    mine = [d for d in drafts if d.sequence_id in own_ids]
+    mine = drafts
+    if tf.separate or tf.has_separate_siblings:
+        # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
+        own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
+        mine = [d for d in drafts if d.sequence_id in own_ids]
     events = events_for(messages, elsewhere, controls, policy.identity, tf, mine)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
