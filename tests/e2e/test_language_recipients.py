@@ -119,3 +119,28 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     # A second cycle writes nothing new (idempotent per recipient sequence).
     desk.gw("once", now=T1)
     assert len(desk.drafts()) == 6
+
+    # Sun's follow-up, once sent, is a touch of his sequence only; Dana (Cc) answers
+    # for Initech, which ends that sequence and withdraws the draft to Carl and her.
+    desk.send_draft("b.sun@y.example", at="2026-11-03T15:10+08:00")
+    desk.deliver(
+        Mail(
+            "",
+            ("Dana Wu", "vp@initech.example"),
+            ME,
+            "Re: Candidates for your CTO search",
+            "Thanks, Carl and I will read them.",
+            at(1, 15, 20),
+            "r3@initech",
+            in_reply_to="g2@h",
+        )
+    )
+    desk.gw("once", now="2026-11-03T15:30+08:00")
+    rows = {r["contact"]: r for r in desk.status("2026-11-03T15:30+08:00")}
+    assert (rows["b.sun@y.example"]["state"], rows["b.sun@y.example"]["steps_done"]) == (
+        "waiting",
+        1,
+    )
+    assert rows["a.liu@x.example"]["state"] == "replied"
+    assert rows["cto@initech.example"]["state"] == "replied"
+    assert not any("initech" in (d["To"] or "") for d in desk.drafts())
