@@ -22,11 +22,11 @@ from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
+from daemon.lookup import control_contact, find_thread, untracked_reason
 from daemon.outbox import drafts_of
 from daemon.present import print_draft, print_explain, print_json, print_status, status_json
 from daemon.render import check_templates
 from daemon.timeline import dedupe
-from daemon.untracked import find_thread, untracked_reason
 
 log = logging.getLogger("ghostwatch")
 
@@ -276,7 +276,8 @@ def _control(args: argparse.Namespace, action: str) -> int:
     name, tid = _find_thread(app, args.target)
     with app.store.transaction() as s:
         acct = account_id(s, name)
-        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
+        who = control_contact(s, args.target)
+        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now, contact_addr=who))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
     decide(app.store, name, app.policy(app.config.account(name)), now)
     print(f"{action}: thread {tid} of account {name}")

@@ -184,7 +184,7 @@ def evaluate(
                 by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
         controls: dict[int, list[ControlView]] = defaultdict(list)
         for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
-            controls[c.thread_id].append(ControlView(c.action, c.at))
+            controls[c.thread_id].append(ControlView(c.action, c.at, c.contact_addr))
         drafts: dict[int, list[DraftView]] = defaultdict(list)
         for dr in s.scalars(select(Draft).where(Draft.thread_id.in_(chunk))):
             drafts[dr.thread_id].append(  # type: ignore[index]

@@ -62,6 +62,7 @@ class MsgView:
 class ControlView:
     action: str  # stop | resume
     at: datetime
+    contact: str | None = None  # the contact named; None: the whole thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +280,10 @@ def events_for(
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
+    split = thread_facts.separate or thread_facts.has_separate_siblings
     for control in controls:
+        if split and control.contact and control.contact not in thread_facts.addresses:
+            continue  # it names another Bcc recipient's sequence
         if control.action == "stop":
             events.append(Stop(at=control.at, why="ghostwatch stop"))
         elif control.action == "resume":

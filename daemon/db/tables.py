@@ -225,6 +225,9 @@ class Control(Base):
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(TZDateTime)
+    # The contact named, for a thread that holds a sequence per Bcc recipient (only
+    # theirs is stopped); None: every sequence of the thread.
+    contact_addr: Mapped[str | None] = mapped_column(String(320))
 
 
 class DaemonLock(Base):

@@ -144,3 +144,22 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     assert rows["a.liu@x.example"]["state"] == "replied"
     assert rows["cto@initech.example"]["state"] == "replied"
     assert not any("initech" in (d["To"] or "") for d in desk.drafts())
+
+    # `stop` naming one Bcc recipient stops their sequence, not the others' of the thread.
+    later = "2026-11-03T16:00+08:00"
+    desk.deliver(
+        Mail(
+            "Sent",
+            ME,
+            ME,
+            "新机会：首席架构师",
+            "您好，还有一个首席架构师的机会。",
+            at(1, 15, 40),
+            "b2@h",
+            extra=(("Bcc", "c.wu@z.example, d.li@w.example"),),
+        )
+    )
+    desk.gw("once", now=later)
+    assert cli(desk, "stop", "c.wu@z.example", now=later).returncode == 0
+    rows = {r["contact"]: r["state"] for r in desk.status(later)}
+    assert (rows["c.wu@z.example"], rows["d.li@w.example"]) == ("stopped", "waiting")

@@ -79,3 +79,31 @@ def test_a_draft_to_several_people_greets_them_all() -> None:
     assert salutation("王芳", "zh-CN", ("",)) == "各位好"
     assert salutation("Carl Diaz", "en", ("dana@x.example",)) == "Hello all,"
     assert salutation("Carl Diaz", "en") == "Hi Carl,"
+
+
+def test_stop_naming_one_bcc_recipient_stops_only_theirs() -> None:
+    from daemon.timeline import ControlView
+    from daemon.tracker.states import Stop
+
+    out = msg("o", 2, "out", ME_ADDR, HM1, bcc=((HM2, "B"), ("c@z.example", "C")))
+    group, b, c = outreach([out], ME).sequences
+    stop_b = ControlView("stop", out.at, HM2)
+    stopped = [
+        any(isinstance(e, Stop) for e in events_for([out], [], [stop_b], ME, tf))
+        for tf in (group, b, c)
+    ]
+    assert stopped == [False, True, False]
+    everyone = ControlView("stop", out.at)  # by thread: every sequence
+    assert all(
+        any(isinstance(e, Stop) for e in events_for([out], [], [everyone], ME, tf))
+        for tf in (group, b, c)
+    )
+    # Without Bcc sequences the named address is only a way to find the thread.
+    plain = msg("p", 2, "out", ME_ADDR, HM1)
+    (tf,) = outreach([plain], ME).sequences
+    assert any(
+        isinstance(e, Stop)
+        for e in events_for(
+            [plain], [], [ControlView("stop", plain.at, "old@alias.example")], ME, tf
+        )
+    )

@@ -1,4 +1,5 @@
-"""Why a thread has no sequence, for `explain` on a contact or thread ghostwatch ignores.
+"""What the consultant names on the command line: threads ghostwatch does not follow,
+and the one contact of a thread that holds a sequence per Bcc recipient.
 
 A mass mailing (more than `max_recipients` external people) or mail to
 colleagues only starts nothing, so `status` never lists it; `explain` still
@@ -11,6 +12,7 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from daemon.db.tables import Account, Message
+from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Policy, to_view
 from daemon.timeline import dedupe, outreach
 
@@ -45,3 +47,13 @@ def untracked_reason(s: Session, policy: Policy, tid: int) -> str:
     rows = s.scalars(select(Message).where(Message.thread_id == tid))
     views = dedupe(to_view(r) for r in rows if r.sent_at or r.received_at)
     return outreach(views, policy.identity, policy.max_recipients).untracked
+
+
+def control_contact(s: Session, target: str) -> str | None:
+    """The contact a `stop` / `resume` names (an address, or a sequence's contact), so
+    that in a thread with a sequence per Bcc recipient only theirs is stopped."""
+    text = target.strip().lower()
+    if "@" in text:
+        return text
+    row = s.get(SequenceRow, target.strip())
+    return row.contact_addr if row is not None else None
