@@ -61,7 +61,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     problems: list[str] = []
     print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
-    locales = sorted({a.locale for a in config.accounts})
+    # Drafts may also be written in a rule's `set = { locale }` (and in a shipped locale).
+    ruled = {r.set_locale for r in config.policy.rules if r.set_locale}
+    locales = sorted({a.locale for a in config.accounts} | ruled)
     template_problems = check_templates(locales, config.daemon.templates_dir)
     problems += [f"template {p}" for p in template_problems]
     if not template_problems:

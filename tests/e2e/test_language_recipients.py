@@ -163,3 +163,19 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     assert cli(desk, "stop", "c.wu@z.example", now=later).returncode == 0
     rows = {r["contact"]: r["state"] for r in desk.status(later)}
     assert (rows["c.wu@z.example"], rows["d.li@w.example"]) == ("stopped", "waiting")
+
+
+def test_check_covers_the_locales_rules_set(desk_factory: Callable[..., Desk]) -> None:
+    desk = desk_factory(
+        rules='\n[[policy.rules]]\nwhen = { role = "exec" }\nset = { locale = "fr" }\n'
+    )
+    own = desk.root / "templates"
+    (own / "fr" / "candidate").mkdir(parents=True)  # French begun, no step written yet
+    text = desk.config.read_text(encoding="utf-8")
+    desk.config.write_text(
+        text.replace('lookback = "30d"', f'lookback = "30d"\ntemplates_dir = "{own}"'),
+        encoding="utf-8",
+    )
+    found = cli(desk, "check")
+    assert found.returncode == 1
+    assert "template fr" in found.stdout + found.stderr
