@@ -79,6 +79,9 @@ def test_language_and_recipients_on_dovecot(dovecot: Dovecot, tmp_path: Path) ->
         body="Hi all, you are invited.",
         extra=(("Bcc", ", ".join(MASS)),),
     )
+    # A Chinese outreach the consultant tagged gw:lang:en (an IMAP keyword) in their client.
+    zhao = mail(LI, ("赵敏", "zhao.min@cand.example"), "产品总监机会", T0.format("12:00"), "zh2@h")
+    desk.append("Sent", zhao, ("\\Seen", "gw:lang:en"))
     # Ben (Cc) answers in a new thread; Liu (Bcc) answers the outreach itself.
     desk.append(
         "INBOX",
@@ -112,12 +115,14 @@ def test_language_and_recipients_on_dovecot(dovecot: Dovecot, tmp_path: Path) ->
         "wang.fang@cand.example",
         "cto@initech.example",
         "b.sun@y.example",
+        "zhao.min@cand.example",
     }
     text = {a: d.message.get_content() for a, d in to.items()}
     assert text["emma@mail.example"].startswith("Hi Emma,")
     assert "您好" in text["wang.fang@cand.example"]
     assert text["cto@initech.example"].startswith("Hi Carl and Dana,")
     assert "vp@initech.example" in to["cto@initech.example"].header("Cc")
+    assert "您好" not in text["zhao.min@cand.example"]
     assert "a.liu" not in to["b.sun@y.example"].raw.decode("utf-8", "replace")
     states = {r["contact"]: r["state"] for r in desk.status(T1)}
     assert states["hm1@acme.example"] == "replied" and states["a.liu@x.example"] == "replied"
@@ -137,4 +142,4 @@ def test_language_and_recipients_on_dovecot(dovecot: Dovecot, tmp_path: Path) ->
     assert "12 external people" in cli(desk, "explain", tid).stderr
 
     desk.ok("once", now=T1)
-    assert len(desk.keys()) == 4  # no second draft for any sequence
+    assert len(desk.keys()) == 5  # no second draft for any sequence
