@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select, update
 
@@ -56,7 +57,7 @@ def _unread_outreach(
     store: Store, account_id: int, me: Identity, thread_ids: Sequence[int]
 ) -> list[tuple[str, str | None, str]]:
     """(ref, message-id, subject) of each thread's first outreach not read yet, newest first."""
-    first: dict[int, tuple[object, str, str | None, str, str | None]] = {}
+    first: dict[int, tuple[datetime, str, str | None, str, str | None]] = {}
     with store.reader() as s:
         for i in range(0, len(thread_ids), 400):
             query = (
@@ -68,7 +69,6 @@ def _unread_outreach(
                     Message.subject,
                     Message.recipients,
                     Message.lang,
-                    Message.folder_role,
                 )
                 .where(
                     Message.account_id == account_id,
@@ -80,14 +80,13 @@ def _unread_outreach(
                 )
                 .order_by(Message.sent_at, Message.id)
             )
-            for tid, at, ref, mid, subject, recipients, lang, role in s.execute(query):
-                if tid in first and (first[tid][0] != at or role != "sent"):
-                    continue  # the first outreach is found (a Sent copy is preferred)
-                if not any(me.is_external(r[0]) for r in recipients or ()):
+            for tid, at, ref, mid, subject, recipients, lang in s.execute(query):
+                # Any copy will do: the result is stored on every copy (same Message-ID).
+                if tid in first or not any(me.is_external(r[0]) for r in recipients or ()):
                     continue
                 first[tid] = (at, ref, mid, subject, lang)
     found = [
         (at, ref, mid, subject) for at, ref, mid, subject, lang in first.values() if lang is None
     ]
-    found.sort(key=lambda item: item[0], reverse=True)  # type: ignore[arg-type,return-value]
+    found.sort(key=lambda item: item[0], reverse=True)
     return [(ref, mid, subject) for _, ref, mid, subject in found]
