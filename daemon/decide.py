@@ -34,6 +34,7 @@ from daemon.timeline import (
     events_for,
     outreach,
     sequence_id,
+    without_dead,
 )
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Playbook, Rule, resolve_playbook
@@ -267,6 +268,7 @@ def _decide_sequence(
         own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
         mine = [d for d in drafts if d.sequence_id in own_ids]
     events = events_for(messages, elsewhere, controls, policy.identity, tf, mine)
+    events, tf = without_dead(events, tf)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
     language = choose_locale(

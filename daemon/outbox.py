@@ -346,10 +346,14 @@ def build_spec(
     references: list[str] = []
     if last is not None:
         references = [*(last.references or []), *([last.message_id] if last.message_id else [])]
+    to, cc = _recipients(d, "to"), _recipients(d, "cc")
+    if not to:  # the To recipients' addresses bounced: the Cc'd ones are addressed
+        to, cc = cc or (Address(d.facts.contact, d.facts.contact_name),), ()
+    greeted = (*to, *cc)
     tags = dict(d.playbook.tags)
     rec = d.run.record
     variables = DraftVars(
-        contact_name=d.facts.contact_name,
+        contact_name=greeted[0].name,
         consultant_name=author.display_name,
         consultant_signature=_signature(author, d.locale or author.locale),
         # The template's role is the job title; the role tag (tech, exec) is a cadence.
@@ -361,8 +365,8 @@ def build_spec(
         step=step,
         salary_report=d.playbook.salary_report,
         kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
-        contact_address=d.facts.contact,
-        other_names=tuple(n for a, n, _ in d.facts.recipients if a != d.facts.contact),
+        contact_address=greeted[0].addr,
+        other_names=tuple(a.name for a in greeted[1:]),
     )
     # The thread's language (tag, rule, the outreach's own language), else the account's.
     locale = d.locale or author.locale
@@ -371,8 +375,8 @@ def build_spec(
         key=key,
         message_id=draft_message_id(key, author.address),
         sender=Address(author.address, author.display_name),
-        to=_recipients(d, "to") or (Address(d.facts.contact, d.facts.contact_name),),
-        cc=_recipients(d, "cc"),
+        to=to,
+        cc=cc,
         subject=reply_subject(d.facts.subject),
         body=body,
         in_reply_to=last.message_id if last is not None else None,

@@ -128,6 +128,8 @@ def print_explain(
         print(f"  also to (an answer from any counts): {', '.join(others)}", file=out)
     if f.separate:
         print("  in Bcc of the outreach: a conversation of its own", file=out)
+    if f.bounced:
+        print(f"  left out of the follow-ups (hard bounce): {', '.join(f.bounced)}", file=out)
     if first.language is not None:
         print(f"  draft language: {first.language.describe()}", file=out)
         for note in first.language.notes:

@@ -98,6 +98,9 @@ class ThreadFacts:
     # The To/Cc sequence of an outreach that also had Bcc recipients: only mail to one
     # of its own recipients is a touch (a follow-up to a Bcc recipient is not).
     has_separate_siblings: bool = False
+    # Recipients whose address bounced hard while others of the sequence live on: left
+    # out of the follow-ups (set by `without_dead`).
+    bounced: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> frozenset[str]:
@@ -289,6 +292,30 @@ def events_for(
         elif control.action == "resume":
             events.append(Resume(at=control.at))
     return events
+
+
+def without_dead(events: list[Event], tf: ThreadFacts) -> tuple[list[Event], ThreadFacts]:
+    """A sequence to several people goes on while one of them is alive: a hard bounce
+    for some recipients leaves them out of the follow-ups, and only the bounce that
+    leaves nobody ends the sequence."""
+    group = {r[0] for r in tf.recipients}
+    if len(group) < 2:
+        return events, tf
+    dead: set[str] = set()
+    dropped: list[Event] = []
+    for ev in sorted((e for e in events if isinstance(e, Bounced) and e.hard), key=lambda e: e.at):
+        named = set(ev.recipients) & group
+        if not named or dead >= group:
+            continue  # names nobody of the group, or the sequence has ended already
+        dead |= named
+        if not dead >= group:
+            dropped.append(ev)
+    if not dropped:
+        return events, tf
+    kept = [e for e in events if not any(e is d for d in dropped)]
+    alive = dead < group
+    recipients = tuple(r for r in tf.recipients if r[0] not in dead) if alive else tf.recipients
+    return kept, replace(tf, recipients=recipients, bounced=tuple(sorted(dead)) if alive else ())
 
 
 def _touches(msg: MsgView, tf: ThreadFacts, contacts: set[str], me: Identity) -> bool:

@@ -38,6 +38,9 @@ MAILBOX = [
     sent(("Carl Diaz", "cto@initech.example"), "Candidates for your CTO search", "Hi Carl, hi Dana, three candidates for you.", 11, "g2@h", extra=(("Cc", "Dana Wu <vp@initech.example>"),)),
     sent(ME, "新机会：资深架构师", "您好，有一个资深架构师的机会想和您聊聊。", 14, "b1@h", extra=(("Bcc", "刘安 <a.liu@x.example>, 孙博 <b.sun@y.example>"),)),
     sent(ME, "Hiring event invitation", "Hi all, you are invited to our hiring event.", 15, "m1@h", extra=(("Bcc", ", ".join(MASS)),)),
+    sent(("Old Boss", "old@gone.example"), "Data lead search", "Hi Sam, hi Lee, two profiles for the data lead role.", 12, "g3@h", extra=(("Cc", "Lee Park <lee@live.example>"),)),
+    # Sam's address is dead; Lee, in Cc, is still there.
+    Mail("", ("Mail Delivery System", "MAILER-DAEMON@hunter.example"), ME, "Undelivered Mail Returned to Sender", "<old@gone.example>: host mx.gone.example said: 550 5.1.1 User unknown", at(0, 12, 1), "dsn3@h", extra=(("Auto-Submitted", "auto-replied"), ("X-Failed-Recipients", "old@gone.example"))),
     # Ben, in Cc, answers in a thread of his own; Liu, in Bcc, answers the outreach.
     Mail("", ("Ben Ray", "hm2@acme.example"), ME, "Shortlist", "Thanks, we will look at them this week.", at(0, 16), "r1@acme"),
     Mail("", ("刘安", "a.liu@x.example"), ME, "Re: 新机会：资深架构师", "好的，周三电话聊。", at(0, 16, 30), "r2@x", in_reply_to="b1@h"),
@@ -71,6 +74,7 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
         "kate@globex.example",
         "cto@initech.example",
         "b.sun@y.example",
+        "lee@live.example",
     }
     # The language follows the contact: the outreach's own, else a tag or a rule.
     assert body(by_addr["emma@mail.example"]).startswith("Hi Emma,")
@@ -80,6 +84,9 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     # To/Cc: one draft, to everybody the outreach went to; Ben's answer ended Acme's.
     assert "vp@initech.example" in by_addr["cto@initech.example"]["Cc"]
     assert body(by_addr["cto@initech.example"]).startswith("Hi Carl and Dana,")
+    # A hard bounce for one of two: the follow-up goes on, to the one still there.
+    lee = by_addr["lee@live.example"]
+    assert "gone.example" not in str(lee) and body(lee).startswith("Hi Lee,")
     # Bcc: Liu answered, Sun did not; Sun's draft is his alone.
     sun = by_addr["b.sun@y.example"]
     assert "a.liu" not in str(sun) and "您好" in body(sun)
@@ -87,6 +94,7 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     assert rows["hm1@acme.example"] == "replied"
     assert rows["a.liu@x.example"] == "replied"
     assert rows["b.sun@y.example"] == "draft_pending"
+    assert rows["old@gone.example"] == "draft_pending"  # not undeliverable: Lee is alive
     assert not any(c in rows for c in MASS)
 
     explain = cli(desk, "explain", "emma@mail.example")
@@ -105,6 +113,10 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
     )
     acme = cli(desk, "explain", "hm2@acme.example").stdout
     assert "also to (an answer from any counts): Ben Ray <hm2@acme.example>" in acme
+    assert (
+        "left out of the follow-ups (hard bounce): old@gone.example"
+        in cli(desk, "explain", "lee@live.example").stdout
+    )
     sun_explain = cli(desk, "explain", "b.sun@y.example").stdout
     assert "contact: 孙博 <b.sun@y.example>" in sun_explain
     assert sun_explain.count("\nSequence ") == 1  # Sun's own, not Liu's
@@ -118,7 +130,7 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
 
     # A second cycle writes nothing new (idempotent per recipient sequence).
     desk.gw("once", now=T1)
-    assert len(desk.drafts()) == 6
+    assert len(desk.drafts()) == 7
 
     # Sun's follow-up, once sent, is a touch of his sequence only; Dana (Cc) answers
     # for Initech, which ends that sequence and withdraws the draft to Carl and her.

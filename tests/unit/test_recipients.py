@@ -107,3 +107,23 @@ def test_stop_naming_one_bcc_recipient_stops_only_theirs() -> None:
             [plain], [], [ControlView("stop", plain.at, "old@alias.example")], ME, tf
         )
     )
+
+
+def test_a_hard_bounce_for_one_of_several_leaves_only_them_out() -> None:
+    from daemon.timeline import without_dead
+    from daemon.tracker.states import Bounced
+
+    out = msg("o", 2, "out", ME_ADDR, HM1, cc=((HM2, "Tom"),))
+    (tf,) = outreach([out], ME).sequences
+    first = Bounced(at=out.at, ref="b1", hard=True, status="5.1.1", recipients=(HM1,))
+    events, alive = without_dead([first], tf)
+    assert events == [] and alive.recipients == ((HM2, "Tom", "cc"),) and alive.bounced == (HM1,)
+    soft = Bounced(at=out.at, ref="b0", hard=False, status="4.2.2", recipients=(HM2,))
+    assert without_dead([soft, first], tf)[0] == [soft]
+    # Once every recipient bounced, the last bounce ends the sequence as before.
+    second = Bounced(at=msg("x", 3, "in", HM2).at, ref="b2", hard=True, recipients=(HM2,))
+    events, ended = without_dead([first, second], tf)
+    assert events == [second] and ended.recipients == tf.recipients and ended.bounced == ()
+    # One recipient: nothing changes.
+    (single,) = outreach([msg("p", 2, "out", ME_ADDR, HM1)], ME).sequences
+    assert without_dead([first], single) == ([first], single)
