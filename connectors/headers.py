@@ -563,3 +563,19 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         problems=tuple(problems),
         bcc=_cached_addresses(fields.get("bcc")),
     )
+
+
+def select_fields(block: bytes, wanted: frozenset[str]) -> bytes:
+    """Only the header fields named in `wanted` (lower case), folding kept."""
+    out: list[bytes] = []
+    keep = False
+    for line in block.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                out.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        keep = b":" in line and name.decode("ascii", "replace") in wanted
+        if keep:
+            out.append(line)
+    return b"".join(out)

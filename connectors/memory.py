@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import ClassVar
 
+from connectors import ical
 from connectors.base import DraftState, Scope
 from connectors.compose import build_draft, content_hash
-from connectors.errors import CursorExpired
+from connectors.errors import CursorExpired, Permanent
 from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
-from connectors.maildir.files import select_fields
+from connectors.messages import build_message, header_block
 from connectors.model import (
     CalendarChanges,
     CalendarEvent,
@@ -279,6 +280,12 @@ class MemoryDrafts:
         self.mailbox = mailbox or MemoryMailbox()
         self.created: list[DraftSpec] = []  # every spec actually written, for assertions
 
+    def open(self) -> None:
+        """Nothing to connect."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def _drafts(self) -> Iterator[_Stored]:
         drafts = self.mailbox.folder("drafts").name
         yield from (m for m in self.mailbox._messages.values() if m.folder.name == drafts)
@@ -351,10 +358,17 @@ class MemoryCalendar:
     events: dict[str, tuple[CalendarEvent, int]] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
     clock: int = 0
+    recurring: set[str] = field(default_factory=set)  # uids that recur after their first end
 
-    def add_event(self, event: CalendarEvent) -> CalendarEvent:
-        """Someone (the user, an invitation) puts an event in the calendar."""
+    def add_event(self, event: CalendarEvent, *, recurs: bool = False) -> CalendarEvent:
+        """Someone (the user, an invitation) puts an event in the calendar.
+
+        `recurs`: it repeats (RRULE), so a first read lists it whatever its first end."""
         self.clock += 1
+        if recurs:
+            self.recurring.add(event.uid)
+        else:
+            self.recurring.discard(event.uid)
         stored = replace(event, etag=str(self.clock), href=event.href or f"{event.uid}.ics")
         self.events[event.uid] = (stored, self.clock)
         self.removed.pop(event.uid, None)
@@ -368,58 +382,73 @@ class MemoryCalendar:
         self.removed[uid] = self.clock
         return True
 
+    def open(self) -> None:
+        """Nothing to connect."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(frozenset({"logical-clock"}))
+
     def fetch_changes(self, cursor: str | None, *, since: datetime) -> CalendarChanges:
         try:
-            pos = int(json.loads(cursor)["calendar"]) if cursor else 0
+            data = json.loads(cursor) if cursor else {"v": 1, "calendar": 0}
+            if data["v"] != 1:
+                raise ValueError("version")
+            pos = int(data["calendar"])
         except (ValueError, KeyError, TypeError) as exc:
             raise CursorExpired("memory calendar cursor unreadable") from exc
         changed = tuple(
             e
             for e, tick in self.events.values()
-            if tick > pos and (cursor is not None or e.end >= since)
+            if tick > pos and (cursor is not None or e.end >= since or e.uid in self.recurring)
         )
         gone = tuple(uid for uid, tick in self.removed.items() if tick > pos and cursor)
-        return CalendarChanges(changed, gone, json.dumps({"calendar": self.clock}))
+        return CalendarChanges(changed, gone, _calendar_cursor(self.clock))
 
     def find_event(self, uid: str) -> CalendarEvent | None:
         found = self.events.get(uid)
         return found[0] if found else None
 
     def put_event(self, event: CalendarEvent) -> CalendarEvent:
-        return self.add_event(event)
+        """As the real sinks: only ghostwatch's own events, once per content."""
+        if not ical.is_ghostwatch(event.uid, event.ghostwatch_key):
+            raise Permanent(f"refusing to write {event.uid}: it is not a ghostwatch event")
+        found = self.find_event(event.uid)
+        if found is None:
+            href = event.href or ical.resource_name(event.uid)
+            return self.add_event(ical.as_written(replace(event, href=href)))
+        ical.require_ghostwatch(found)
+        if ical.same_content(found, event):
+            return found
+        moved = replace(event, sequence=found.sequence + 1, href=found.href)
+        return self.add_event(ical.as_written(moved))
 
     def delete_event(self, uid: str) -> bool:
+        found = self.find_event(uid)
+        if found is None:
+            return False
+        ical.require_ghostwatch(found)
         return self.remove_event(uid)
 
 
+def _calendar_cursor(clock: int) -> str:
+    return json.dumps({"v": 1, "calendar": clock}, separators=(",", ":"))
+
+
 def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
-    parsed = parse_header_block(m.raw)
-    if parsed.message_id is None and parsed.sender is None and not parsed.subject:
-        return Skipped(m.ref, m.folder.name, "no usable header fields")
-    return MailMessage(
+    return build_message(
+        header_block(m.raw),
         ref=m.ref,
         folder=m.folder.name,
-        folder_role=m.folder.role,
-        message_id=parsed.message_id,
-        in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
-        subject=parsed.subject,
-        sender=parsed.sender,
-        to=parsed.to,
-        cc=parsed.cc,
-        bcc=parsed.bcc,
-        date=parsed.date,
+        role=m.folder.role,
         received=m.received,
-        headers=select_fields(_header_block(m.raw), wanted),
-        tags=m.tags | parsed.tags,
+        wanted=wanted,
         flags=m.flags,
+        tags=m.tags,
         size=len(m.raw),
-        problems=parsed.problems,
     )
-
-
-def _header_block(raw: bytes) -> bytes:
-    return raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n"
 
 
 def _when(m: _Stored) -> datetime:

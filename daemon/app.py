@@ -11,6 +11,7 @@ from connectors.base import MailSource
 from daemon.config import AccountConfig, Config, available_locales
 from daemon.db.engine import Store
 from daemon.decide import Policy
+from daemon.errors import UsageError
 from daemon.identity import Identity
 from daemon.tracker.policy import BusinessCalendar
 
@@ -37,11 +38,15 @@ class App:
             locale=account.locale,
             locales=available_locales(self.config.daemon.templates_dir),
             max_recipients=p.max_recipients,
+            stale_draft=p.stale_draft,
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:
         if only is None:
             return list(self.config.accounts)
+        if only not in self.config.account_names():
+            known = ", ".join(self.config.account_names()) or "none"
+            raise UsageError(f"no account named {only!r}; the config has: {known}")
         return [self.config.account(only)]
 
 
@@ -56,8 +61,7 @@ def open_app(config: Config) -> App:
 
 @contextlib.contextmanager
 def mailbox(account: AccountConfig) -> Iterator[MailSource]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    source: MailSource = module.open_mailbox(account.mail.settings)
+    source = connectors.mail_connector(account.mail.type).open_mailbox(account.mail.settings)
     source.open()
     try:
         yield source

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import CalendarSource
@@ -36,6 +36,8 @@ from daemon.calendar_signals import (
 )
 from daemon.db.calendar_tables import CalendarCursor, CalendarEntry, InviteAnswerRow
 from daemon.db.engine import Store
+from daemon.db.tables import Sequence as SequenceRow
+from daemon.db.tables import Thread
 
 log = logging.getLogger(__name__)
 UID_PREFIX = "ghostwatch-"  # connectors/ical.py marks ghostwatch's own events the same way
@@ -95,6 +97,7 @@ def sync_calendar(
             for row in s.scalars(stale):
                 if row.uid not in seen:
                     _delete(row, now, report)
+        _recheck_contacts(s, account_id, {*seen, *changes.removed_uids})
         state = s.get(CalendarCursor, account_id)
         if state is None:
             state = CalendarCursor(account_id=account_id, rescans=0)
@@ -103,6 +106,33 @@ def sync_calendar(
         state.last_sync_at = now
         state.rescans = (state.rescans or 0) + (1 if report.rescanned else 0)
     return report
+
+
+def _recheck_contacts(s: Session, account_id: int, uids: set[str]) -> None:
+    """Mark the threads of everyone in the changed entries for a new decision.
+
+    Ended sequences are otherwise never decided again, and a meeting moved after it
+    ended the sequence `met` must still bring its red flag into the case library.
+    """
+    if not uids:
+        return
+    people: set[str] = set()
+    query = select(CalendarEntry).where(
+        CalendarEntry.account_id == account_id,
+        CalendarEntry.uid.in_(sorted(uids)),
+        CalendarEntry.is_ghostwatch.is_(False),
+    )
+    for row in s.scalars(query):
+        people.update(row.attendees or ())
+        people.update(row.mentions or ())
+        if row.organizer:
+            people.add(row.organizer)
+    if not people:
+        return
+    threads = select(SequenceRow.thread_id).where(
+        SequenceRow.account_id == account_id, SequenceRow.contact_addr.in_(sorted(people))
+    )
+    s.execute(update(Thread).where(Thread.id.in_(threads)).values(dirty=True))
 
 
 def _fields(event: CalendarEvent) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -42,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("init", help="write a commented starter config")
+    c = sub.add_parser("init", help="write a commented starter config for your account")
     c.add_argument("path", nargs="?", type=Path)
+    c.add_argument("--address", help="your mail address (asked when not given)")
+    c = sub.add_parser("login", help="OAuth sign-in for gmail / graph accounts (not yet)")
+    c.add_argument("account", nargs="?")
     sub.add_parser("check", help="validate config, reach the database and every account")
     c = sub.add_parser("sync", help="fetch and classify new mail into the local state")
     c.add_argument("--account")
@@ -61,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("stop", "resume"):
         c = sub.add_parser(name, help=f"{name} following up a thread")
         c.add_argument("target", metavar="CONTACT-OR-ID")
+    c = sub.add_parser("snooze", help="no follow-up of a thread before a date")
+    c.add_argument("target", metavar="CONTACT-OR-ID")
+    c.add_argument("until", metavar="DATE", help="YYYY-MM-DD: steps wait until that day")
     c = sub.add_parser("classify", help="classify raw RFC 5322 messages, one JSON line each")
     c.add_argument("files", nargs="+", type=Path)
     c = sub.add_parser("report", help="the ghosting case library and follow-up analytics")
@@ -76,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": commands.cmd_init,
+    "login": commands.cmd_login,
     "check": commands.cmd_check,
     "sync": commands.cmd_sync,
     "once": commands.cmd_once,
@@ -84,6 +92,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": commands.cmd_explain,
     "stop": commands.cmd_stop,
     "resume": commands.cmd_resume,
+    "snooze": commands.cmd_snooze,
     "classify": commands.cmd_classify,
     "report": commands.cmd_report,
     "demo": commands.cmd_demo,
@@ -98,7 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.now = parse_now(args.now)
         if args.config is None:
             args.config = default_config_path()
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here at the latest
+        return code
+    except BrokenPipeError:
+        # `ghostwatch explain ... | head`: the reader has what it wanted.
+        _silence_stdout()
+        return 0
     except ConfigError as exc:
         print(f"ghostwatch: the config {exc.source} has problems:\n{exc}", file=sys.stderr)
         return 1
@@ -110,6 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 import connectors
+from connectors.base import MailSource
 from connectors.errors import ConnectorError
+from connectors.model import FolderRole
 from daemon import classify
 from daemon.app import App, mailbox, open_app
-from daemon.config import AccountConfig, Config, example_config_text, load_config
+from daemon.config import AccountConfig, Config, load_config
 from daemon.cycle import calendar_of, run_cycle, sync_account
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
@@ -24,7 +26,15 @@ from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
 from daemon.lookup import control_contact, find_thread, untracked_reason
 from daemon.outbox import drafts_of
-from daemon.present import print_draft, print_explain, print_json, print_status, status_json
+from daemon.present import (
+    AccountHealth,
+    print_accounts,
+    print_draft,
+    print_explain,
+    print_json,
+    print_status,
+    status_json,
+)
 from daemon.render import check_templates
 from daemon.timeline import dedupe
 
@@ -43,18 +53,31 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path: Path = (args.path or args.config).expanduser()
+    path: Path = (args.path or args.config).expanduser().absolute()
     if path.exists():
         raise GhostwatchError(
             f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
         )
+    from daemon.init_config import ask_address, starter_config
+
+    address = args.address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(example_config_text(), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
-    print(f"Wrote a starter config to {path}.")
-    print("Next: edit [[accounts]] (address, server, password_command), then run")
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
     print(f"  ghostwatch --config {path} check")
     return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    raise GhostwatchError(
+        "gmail / graph sign-in is not available yet",
+        hint='meanwhile use the account over IMAP with an app password (type = "imap")',
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -77,21 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for account in config.accounts:
         try:
             with mailbox(account) as source:
-                caps = sorted(source.capabilities().names)
-                folders = source.folders()
-                roles = {f.role.value: f.name for f in folders}
-                print(f"account {account.name} ({account.mail.type}): reached")
-                print(f"  capabilities: {', '.join(caps) or 'none'}")
-                for role in ("inbox", "sent", "drafts", "junk", "trash"):
-                    print(f"  {role}: {roles.get(role, 'not found')}")
-                if "sent" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Sent folder found; set sent_folder"
-                    )
-                if "drafts" not in roles:
-                    problems.append(
-                        f"account {account.name}: no Drafts folder found; set drafts_folder"
-                    )
+                problems += _check_mail(account, source)
         except ConnectorError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             problems.append(f"account {account.name}: {exc}{hint}")
@@ -104,6 +113,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+_SHOWN_ROLES = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
+    """What the source offers, and the folder roles its connector says it needs."""
+    entry = connectors.mail_connector(account.mail.type)
+    caps = sorted({*source.capabilities().names, *entry.capabilities})
+    roles = {f.role: f.name for f in source.folders()}
+    print(f"account {account.name} ({account.mail.type}): reached")
+    print(f"  capabilities: {', '.join(caps) or 'none'}")
+    for role in _SHOWN_ROLES if roles else entry.folder_roles:
+        print(f"  {role.value}: {roles.get(role, 'not found')}")
+    return [
+        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
+        for role, hint in entry.folder_roles.items()
+        if role not in roles
+    ]
+
+
 def _check_calendar(account: AccountConfig) -> list[str]:
     kind = account.calendar.type if account.calendar else "none"
     if kind not in connectors.CALENDAR_CONNECTORS:
@@ -113,8 +147,7 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         with calendar_of(account) as cal:
             assert cal is not None
             cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
-            caps = getattr(cal, "capabilities", None)
-            names = sorted(caps().names) if caps else []
+            names = sorted(cal.capabilities().names)
             print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
     except ConnectorError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -205,15 +238,34 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
 def cmd_status(args: argparse.Namespace) -> int:
     app = _app(args)
     now = now_of(args, app.config)
-    decisions = [
-        d for d in all_decisions(app, now) if args.all or (d.current and d.run.record.state.open)
-    ]
+    decisions = [d for d in all_decisions(app, now) if args.all or _shown(d, now)]
     decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    accounts = account_health(app)
     if args.json:
-        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone)))
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
     else:
         print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_accounts(accounts)
     return 0
+
+
+def account_health(app: App) -> dict[str, AccountHealth]:
+    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
+    with app.store.reader() as s:
+        rows = s.execute(select(*columns).order_by(Account.name))
+        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
+
+
+RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
+
+
+def _shown(d: Decision, now: datetime) -> bool:
+    """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
+    rec = d.run.record
+    if not d.current or rec.state.open:
+        return d.current
+    ended = rec.ended_at
+    return rec.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:
@@ -272,7 +324,7 @@ def _asked_about(decisions: list[Decision], target: str) -> list[Decision]:
     return [d for d in decisions if d.facts.contact in who] or decisions
 
 
-def _control(args: argparse.Namespace, action: str) -> int:
+def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     app = _app(args)
     now = now_of(args, app.config)
     name, tid = _find_thread(app, args.target)
@@ -281,9 +333,30 @@ def _control(args: argparse.Namespace, action: str) -> int:
         who = control_contact(s, args.target)
         s.add(Control(account_id=acct, thread_id=tid, action=action, at=now, contact_addr=who))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
-    decide(app.store, name, app.policy(app.config.account(name)), now)
-    print(f"{action}: thread {tid} of account {name}")
+    account = app.config.account(name)
+    decisions = decide(app.store, name, app.policy(account), now)
+    print(f"{shown or action}: thread {tid} of account {name}")
+    if action == "stop":
+        from daemon.withdraw_now import withdraw_now
+
+        mine = [d for d in decisions if d.thread_id == tid]
+        drafts, reminders = withdraw_now(app, account, mine, now)
+        for key in drafts.withdrawn:
+            print(f"[{name}] withdrew untouched draft {key}")
+        for key in drafts.kept_edited:
+            print(f"[{name}] left your edited draft {key} alone")
+        for key in reminders.removed:
+            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
     return 0
+
+
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from daemon.snooze import control_action, parse_day
+
+    day = parse_day(args.until)
+    if day is None:
+        raise UsageError(f"{args.until!r} is not a date; e.g. ghostwatch snooze CONTACT 2026-12-10")
+    return _control(args, control_action(day), shown=f"snoozed until {day.isoformat()}")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -337,9 +410,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         "html": lambda: report.to_html(cases, args.since, made),
     }
     text = render[args.format]()
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{len(cases)} case(s) written to {args.out}")
+    out: Path | None = args.out
+    if out is None and sys.stdout.isatty():
+        # A page of raw HTML on a terminal helps nobody: write a file, say where.
+        out = report.free_path(Path.cwd(), made.date(), args.format)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {out}")
     else:
         sys.stdout.write(text)
     return 0

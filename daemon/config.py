@@ -104,7 +104,7 @@ class DaemonConfig:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-_BD1, _BD3, _BD5, _BD6 = (Duration(n, Unit.BUSINESS_DAYS) for n in (1, 3, 5, 6))
+_BD1, _BD2, _BD3, _BD5, _BD6 = (Duration(n, Unit.BUSINESS_DAYS) for n in (1, 2, 3, 5, 6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +120,7 @@ class PolicyConfig:
     max_drafts_per_cycle: int = 25
     # An outreach to more external people than this is a mass mailing: not followed.
     max_recipients: int = 10
+    stale_draft: Duration = _BD2  # a ghostwatch draft unsent this long: yellow; twice: red
     internal_domains: tuple[str, ...] = ()  # lower-cased, without "@"
     ignore: tuple[str, ...] = ()  # fnmatch patterns over lower-cased addresses
     rules: tuple[Rule, ...] = ()
@@ -390,6 +391,7 @@ def _read_policy(r: Reader, raw: object, locales: tuple[str, ...]) -> PolicyConf
         on_draft_deleted=r.field(t, "on_draft_deleted", p, one_of(("skip", "stop")), "skip"),
         max_drafts_per_cycle=r.field(t, "max_drafts_per_cycle", p, _positive_int, 25),
         max_recipients=r.field(t, "max_recipients", p, _positive_int, d.max_recipients),
+        stale_draft=r.field(t, "stale_draft", p, _duration, d.stale_draft),
         internal_domains=r.field(t, "internal_domains", p, ListOf(_domain), ()),
         ignore=r.field(t, "ignore", p, ListOf(_pattern), ()),
         rules=_read_rules(r, t.get("rules", []), join(p, "rules"), locales),
@@ -778,15 +780,15 @@ def _registered(
     r: Reader, kind: str, registry: dict[str, str], t: dict[str, Any], path: str
 ) -> ConnectorConfig:
     try:
-        module = connectors.load(kind, registry)
+        cls = connectors.declared(kind, registry).settings
     except ImportError as exc:
         r.problem(join(path, "type"), kind, f"the {kind} connector cannot be loaded: {exc}")
         return BAD
-    cls = getattr(module, "Settings", None)
+    except TypeError as exc:
+        r.problem(join(path, "type"), kind, str(exc))
+        return BAD
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        r.problem(
-            join(path, "type"), kind, f"{module.__name__} declares no Settings dataclass (a bug)"
-        )
+        r.problem(join(path, "type"), kind, f"the {kind} connector's settings are no dataclass")
         return BAD
     settings = build_settings(r, cls, t, path, ignore=("type",))
     return ConnectorConfig(kind, settings)

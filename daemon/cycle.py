@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, DraftSink, MailSource
+from connectors.base import CalendarSource, Capability, DraftSink, MailSource
 from connectors.model import CalendarEvent
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
@@ -36,6 +36,7 @@ from daemon.outbox import (
 from daemon.outreach_language import read_outreach_languages
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
+from daemon.stale_digest import preview_digest, queue_digest
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ class CycleReport:
 
     @property
     def ended(self) -> list[Decision]:
-        return [d for d in self.decisions if d.run.end_intents and not d.run.record.state.open]
+        """Sequences this cycle ended (not those ended earlier and decided again)."""
+        return [d for d in self.decisions if d.newly_ended and d.run.end_intents]
 
 
 @contextlib.contextmanager
@@ -68,8 +70,7 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
     if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
         yield None
         return
-    module = connectors.load(cfg.type, connectors.CALENDAR_CONNECTORS)
-    cal = module.open_calendar(cfg.settings)
+    cal = connectors.calendar_connector(cfg.type).open_calendar(cfg.settings)
     cal.open()
     try:
         yield cal
@@ -79,19 +80,17 @@ def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
 
 @contextlib.contextmanager
 def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    opener = getattr(module, "open_drafts", None)
-    if opener is None:
+    """The account's DraftSink, opened; None when its connector declares no drafts."""
+    entry = connectors.mail_connector(account.mail.type)
+    if entry.open_drafts is None or not entry.can(Capability.DRAFTS):
         yield None
         return
-    sink = opener(account.mail.settings)
-    if hasattr(sink, "open"):
-        sink.open()
+    sink = entry.open_drafts(account.mail.settings)
+    sink.open()
     try:
         yield sink
     finally:
-        if hasattr(sink, "close"):
-            sink.close()
+        sink.close()
 
 
 def _sync(
@@ -190,6 +189,15 @@ def run_cycle(
                 calendar=policy.calendar,
                 phone_lookup=phones,
             )
+            if cal is not None:
+                report.reminder_previews += preview_digest(
+                    app.store,
+                    report.decisions,
+                    now,
+                    calendar=policy.calendar,
+                    stale=policy.stale_draft,
+                    locale=account.locale,
+                )
             return report
         decided = list(report.decisions)
         withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
@@ -203,7 +211,8 @@ def run_cycle(
 
         def recheck(d: Decision) -> Decision | None:
             # A reply may have landed since the sync: look again, in the inbound folders only.
-            _sync(app, account, source, now, scope="inbound")
+            # The cursor was stored by this cycle: its expiry now is not rescanned twice.
+            _sync(app, account, source, now, scope="inbound", may_rescan=False)
             with app.store.reader() as s:
                 fresh = evaluate(s, account.name, policy, now, [d.thread_id])
             return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
@@ -234,6 +243,17 @@ def run_cycle(
             recheck=recheck,
         )
         if cal is not None:
+            digest = queue_digest(
+                app.store,
+                acct,
+                cal,
+                decided,
+                now,
+                calendar=policy.calendar,
+                stale=policy.stale_draft,
+                locale=account.locale,
+            )
+            report.reminders.removed += digest.removed
             with contextlib.ExitStack() as stack:
                 sink_cal = cal
                 if target is not None:
@@ -265,7 +285,11 @@ def run_cycle(
         if report.outbox.written or report.outbox.cancelled:
             _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
             first = {d.sequence_id: d for d in report.decisions}
-            first.update({d.sequence_id: d for d in decide(app.store, account.name, policy, now)})
+            for d in decide(app.store, account.name, policy, now):
+                d.newly_ended = d.newly_ended or (
+                    d.sequence_id in first and first[d.sequence_id].newly_ended
+                )
+                first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
 

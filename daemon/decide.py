@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from daemon import snooze, stale
 from daemon.away import Away, away_periods
 from daemon.calendar_ingest import load_answers, load_entries
 from daemon.calendar_signals import EntryView, InviteAnswer, calendar_events_for
@@ -30,6 +31,7 @@ from daemon.timeline import (
     DraftView,
     MsgView,
     ThreadFacts,
+    controls_for,
     dedupe,
     events_for,
     outreach,
@@ -37,7 +39,7 @@ from daemon.timeline import (
     without_dead,
 )
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Playbook, Rule, resolve_playbook
+from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
 from daemon.tracker.states import NextAction, Outbound, Risk
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Policy:
     on_draft_deleted: str = "skip"
     owner: str = ""  # the account address: whose absences pause the schedule
     backup: str | None = None  # with a backup the rhythm is kept: the backup acts
+    stale_draft: Duration = stale.STALE_DRAFT  # a draft waiting this long turns yellow
     locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
     locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
     max_recipients: int = 10  # more external recipients: a mass mailing, not followed
@@ -83,6 +86,9 @@ class Decision:
     next: NextAction
     risk: Risk
     current: bool  # the thread's latest sequence
+    newly_ended: bool = False  # set when stored: it was open (or unknown) before this decision
+    draft_waiting_since: datetime | None = None  # the pending draft went into Drafts then
+    snoozed_until: datetime | None = None  # no step before this (gw:snooze / `snooze`)
     language: LocaleChoice | None = None  # the drafts' language and why
 
     @property
@@ -131,6 +137,7 @@ def to_view(row: Message) -> MsgView:
         return_date=row.return_date,
         bounce_hard=row.bounce_hard,
         bounce_status=row.bounce_status,
+        bounce_reason=row.bounce_reason,
         bounce_recipients=tuple(row.bounce_recipients or ()),
         gw_key=row.gw_key,
         gone=row.gone,
@@ -267,7 +274,9 @@ def _decide_sequence(
         # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
         own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
         mine = [d for d in drafts if d.sequence_id in own_ids]
-    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine)
+    replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
+    started = _outreach_started(s, replied_in)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine, started)
     events, tf = without_dead(events, tf)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
@@ -286,8 +295,11 @@ def _decide_sequence(
         away=() if policy.backup else cal.away,
     )
     runs = replay(events, now, ctx, name=name)
+    until = snooze.snoozed_until(messages, controls_for(controls, tf), policy.calendar)
     out = []
     for i, run in enumerate(runs):
+        waiting = stale.waiting_since(run.record, run.id, drafts)
+        nxt, run.due = snooze.hold(next_action(run.record, ctx), run.due, until, now)
         out.append(
             Decision(
                 sequence_id=run.id,
@@ -296,9 +308,14 @@ def _decide_sequence(
                 facts=tf,
                 run=run,
                 playbook=playbook,
-                next=next_action(run.record, ctx),
-                risk=risk(run.record, now, ctx),
+                next=nxt,
+                risk=stale.worst(
+                    risk(run.record, now, ctx),
+                    stale.stale_risk(waiting, now, policy.calendar, policy.stale_draft),
+                ),
                 current=i == len(runs) - 1,
+                draft_waiting_since=waiting,
+                snoozed_until=until if nxt.due == until and until is not None else None,
                 language=language,
             )
         )
@@ -323,6 +340,18 @@ def _elsewhere(
             continue
         views.append(to_view(row))
     return views
+
+
+def _outreach_started(s: Session, thread_ids: set[int]) -> dict[int, datetime]:
+    """When the consultant first wrote in each of these threads (none: the contact began it)."""
+    if not thread_ids:
+        return {}
+    query = (
+        select(Message.thread_id, func.min(Message.sent_at))
+        .where(Message.thread_id.in_(sorted(thread_ids)), Message.direction == "out")
+        .group_by(Message.thread_id)
+    )
+    return {tid: at for tid, at in s.execute(query) if tid is not None and at is not None}
 
 
 def store_decisions(
@@ -365,9 +394,13 @@ def store_decisions(
             "silence_hours": silence,
             "reply_latencies_hours": list(rec.reply_latencies_hours),
             "backfilled": rec.backfilled,
+            "returned_from": rec.returned_from.value if rec.returned_from else None,
+            "returned_from_at": rec.returned_from_at,
+            "returned_after_hours": rec.returned_after_hours,
             "decided_at": now,
         }
         row = s.get(SequenceRow, d.sequence_id)
+        d.newly_ended = not rec.state.open and (row is None or row.state in OPEN_STATES)
         if row is None:
             s.add(SequenceRow(id=d.sequence_id, **values))
         else:

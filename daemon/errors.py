@@ -33,3 +33,10 @@ class NotFound(GhostwatchError):
 
 class AlreadyRunning(GhostwatchError):
     hint = "another `ghostwatch run` uses this database; stop it first"
+
+
+class AccountDegraded(GhostwatchError):
+    """One account cannot sync this cycle (the reason is stored for `status`);
+    the other accounts carry on and the next cycle tries again."""
+
+    hint = "ghostwatch tries again next cycle; `ghostwatch status` shows the reason"

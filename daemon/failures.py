@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from connectors.errors import ConnectorError
-from daemon.errors import GhostwatchError
+from connectors.errors import ConnectorError, Severity
+from daemon.errors import AccountDegraded, GhostwatchError
 
 DISK_FULL_HINT = (
     "free disk space where the database lives; nothing is lost: the mailbox cursor "
@@ -53,6 +53,27 @@ def where(exc: BaseException) -> str:
     return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
+def severity_of(exc: BaseException) -> Severity:
+    """How much work an error abandons: the one place that reads `Severity`.
+
+    ITEM: one message or event is skipped, the rest of the work goes on (the
+    outbox and reminders retry that item). FOLDER: that folder waits for the
+    next cycle, the account's other folders and the cycle go on. ACCOUNT: the
+    account's cycle fails and it is degraded; other accounts go on. FATAL: a
+    setting is unusable, and so is the account until the config changes.
+    Anything that is not a connector error is treated as ACCOUNT.
+    """
+    if isinstance(exc, ConnectorError):
+        return exc.severity
+    return Severity.ACCOUNT
+
+
+def skips_part(exc: BaseException) -> bool:
+    """True when the error costs only an item or a folder, not the account's cycle."""
+    return severity_of(exc) <= Severity.FOLDER
+
+
 def is_connector_problem(exc: BaseException) -> bool:
-    """Expected trouble (server down, wrong password): a warning, not an error."""
-    return isinstance(exc, ConnectorError)
+    """Expected trouble (server down, wrong password, a cursor that expired twice):
+    a warning, not an error."""
+    return isinstance(exc, ConnectorError | AccountDegraded)

@@ -23,6 +23,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
+from connectors.errors import ConnectorError, CursorExpired
 from connectors.headers import ALWAYS_KEEP, split_header_block
 from connectors.ical import ImipReply, parse_imip_reply
 from connectors.model import (
@@ -40,6 +41,8 @@ from daemon.db.bulk import BulkInsert, reserve_ids, select_in
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Message, MessageRef, Skip, Thread
 from daemon.db.tables import Sequence as SequenceRow
+from daemon.errors import AccountDegraded
+from daemon.failures import describe, skips_part
 from daemon.identity import Identity
 from daemon.threads import key_from_headers, link_threads
 
@@ -70,7 +73,9 @@ class SyncReport:
     skipped: int = 0
     bodies: int = 0
     batches: int = 0
-    rescanned: list[str] = field(default_factory=list)
+    rescanned: list[str] = field(default_factory=list)  # folders the connector restarted
+    cursor_rescans: int = 0  # whole-account rescans after CursorExpired
+    folder_problems: list[str] = field(default_factory=list)  # parts skipped this cycle
 
 
 def ensure_account(store: Store, name: str, address: str) -> int:
@@ -93,37 +98,115 @@ def sync_mail(
     lookback: timedelta,
     progress: Callable[[ChangeBatch], None] | None = None,
     scope: Scope = "all",
+    *,
+    may_rescan: bool = True,
 ) -> SyncReport:
-    """Fetch every change since the stored cursor and store it, batch by batch."""
+    """Fetch every change since the stored cursor and store it, batch by batch.
+
+    An expired cursor is recovered by one rescan from scratch (counted in
+    `Account.rescans`); refs are stable, so the rescan finds the stored rows
+    again instead of adding threads. A second expiry in the same call (or any
+    expiry when `may_rescan` is False, as for the re-check later in the same
+    cycle) degrades the account with the reason instead of looping.
+    """
     account_id = ensure_account(store, account, address)
     report = SyncReport(account=account)
     with store.reader() as s:
         cursor = s.scalar(select(Account.cursor).where(Account.id == account_id))
-    since = now - lookback
-    batches = source.fetch_changes(cursor, since=since, header_fields=header_fields(), scope=scope)
-    with ExitStack() as group:
-        s: Session | None = None
-        grouped = 0
-        for batch in batches:
-            if s is None:
-                s = group.enter_context(store.transaction())
-            apply_batch(s, account_id, batch, me, now, report)
-            s.execute(update(Account).where(Account.id == account_id).values(cursor=batch.cursor))
-            report.batches += 1
-            grouped += len(batch.changes)
-            if grouped >= GROUP_CHANGES:
-                group.close()  # commit: these batches and the cursor that covers them
-                s, grouped = None, 0
-            if progress:
-                progress(batch)
+    fetch = _Fetch(store, account_id, source, me, now, now - lookback, scope, progress, report)
+    try:
+        fetch.run(cursor)
+    except CursorExpired as exc:
+        if cursor is None or not may_rescan:
+            raise _degraded(store, account_id, f"the mail cursor cannot be used ({exc})") from exc
+        log.warning("[%s] mail cursor expired (%s): rescanning from scratch", account, exc)
+        _count_rescan(store, account_id)
+        report.cursor_rescans += 1
+        try:
+            fetch.run(None)
+        except CursorExpired as again:
+            why = f"the mail cursor expired again during its rescan ({again})"
+            raise _degraded(store, account_id, why) from again
     refine_bodies(store, account_id, source, report)
     with store.transaction() as s:
         s.execute(
             update(Account)
             .where(Account.id == account_id)
-            .values(last_sync_at=now, health="ok", last_error=None)
+            .values(last_sync_at=now, health="ok", last_error=_joined(report.folder_problems))
         )
     return report
+
+
+@dataclass(slots=True)
+class _Fetch:
+    """One pass over `fetch_changes`, committing batches with their cursor."""
+
+    store: Store
+    account_id: int
+    source: MailSource
+    me: Identity
+    now: datetime
+    since: datetime
+    scope: Scope
+    progress: Callable[[ChangeBatch], None] | None
+    report: SyncReport
+
+    def run(self, cursor: str | None) -> None:
+        fields = header_fields()
+        report = self.report
+        with ExitStack() as group:
+            s: Session | None = None
+            grouped = 0
+            try:
+                for batch in self.source.fetch_changes(
+                    cursor, since=self.since, header_fields=fields, scope=self.scope
+                ):
+                    if s is None:
+                        s = group.enter_context(self.store.transaction())
+                    apply_batch(s, self.account_id, batch, self.me, self.now, report)
+                    s.execute(
+                        update(Account)
+                        .where(Account.id == self.account_id)
+                        .values(cursor=batch.cursor)
+                    )
+                    report.batches += 1
+                    grouped += len(batch.changes)
+                    if grouped >= GROUP_CHANGES:
+                        group.close()  # commit: these batches and the cursor that covers them
+                        s, grouped = None, 0
+                    if self.progress:
+                        self.progress(batch)
+            except ConnectorError as exc:
+                if isinstance(exc, CursorExpired) or not skips_part(exc):
+                    raise  # the rescan above, or the account's cycle fails
+                # What was fetched before it stays: the batches carry their own cursor.
+                log.warning("[%s] %s", report.account, describe(exc))
+                report.folder_problems.append(describe(exc))
+
+
+def _count_rescan(store: Store, account_id: int) -> None:
+    """One more rescan; the cursor is dropped with it, so a crash during the rescan
+    resumes the rescan instead of counting (and meeting) the same expiry again."""
+    with store.transaction() as s:
+        s.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(cursor=None, rescans=Account.rescans + 1)
+        )
+
+
+def _degraded(store: Store, account_id: int, why: str) -> AccountDegraded:
+    with store.transaction() as s:
+        s.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(health="degraded", last_error=why)
+        )
+    return AccountDegraded(why)
+
+
+def _joined(problems: Sequence[str]) -> str | None:
+    return "; ".join(problems)[:500] if problems else None
 
 
 def apply_batch(
@@ -252,6 +335,7 @@ def _verdict_fields(verdict: classify.Classification) -> dict[str, object]:
         "return_date": verdict.return_date,
         "bounce_status": bounce.status if bounce else None,
         "bounce_hard": bounce.hard if bounce else None,
+        "bounce_reason": bounce.reason if bounce else None,
         "bounce_recipients": list(bounce.recipients) if bounce else [],
     }
 
@@ -309,6 +393,7 @@ def _insert_messages(
                 get("return_date"),
                 get("bounce_status"),
                 get("bounce_hard"),
+                get("bounce_reason"),
                 get("bounce_recipients") or [],
                 sorted(msg.tags) if msg.tags else [],
                 sorted(msg.flags) if msg.flags else [],
@@ -352,6 +437,7 @@ _MESSAGE_INSERT = BulkInsert(
         "return_date",
         "bounce_status",
         "bounce_hard",
+        "bounce_reason",
         "bounce_recipients",
         "tags",
         "flags",
@@ -501,6 +587,7 @@ _VERDICT_COLUMNS = (
     "return_date",
     "bounce_status",
     "bounce_hard",
+    "bounce_reason",
     "bounce_recipients",
 )
 _SET_VERDICT = (

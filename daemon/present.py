@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from daemon.db.tables import Draft
 from daemon.decide import Decision
 from daemon.timeline import MsgView
+from daemon.tracker.machine import returned_days
 from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
@@ -21,8 +23,36 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, Any]]:
-    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset."""
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """How an account's mail sync is doing, as `status` shows it."""
+
+    health: str  # ok | degraded
+    rescans: int  # times its mail cursor expired and was rebuilt by a rescan
+    last_error: str | None
+
+    def note(self) -> str | None:
+        """One line when there is something to say, None for a quiet healthy account."""
+        parts = []
+        if self.health != "ok":
+            parts.append(f"degraded: {self.last_error or 'unknown reason'}")
+        elif self.last_error:
+            parts.append(f"ok, but {self.last_error}")
+        if self.rescans:
+            parts.append(f"mail cursor rebuilt by a rescan {self.rescans} time(s)")
+        return "; ".join(parts) or None
+
+
+def status_json(
+    decisions: Sequence[Decision],
+    tz: ZoneInfo,
+    accounts: Mapping[str, AccountHealth] | None = None,
+) -> list[dict[str, Any]]:
+    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset.
+
+    Each row also carries its account's `account_health` and `account_rescans`
+    (the array stays what SPEC §6 promises; these are extra fields)."""
+    accounts = accounts or {}
 
     def iso(t: datetime | None) -> str | None:
         return t.astimezone(tz).isoformat() if t else None
@@ -47,11 +77,29 @@ def status_json(decisions: Sequence[Decision], tz: ZoneInfo) -> list[dict[str, A
                 "ended_at": iso(rec.ended_at),
                 "outcome": rec.outcome_reason or None,
                 "red_flags": list(rec.red_flags),
+                "draft_waiting_since": iso(d.draft_waiting_since),
+                "snoozed_until": iso(d.snoozed_until),
+                "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
+                "returned_from": rec.returned_from.value if rec.returned_from else None,
+                "returned_after_days": returned_days(rec),
                 "tags": dict(d.playbook.tags),
                 "thread": d.thread_id,
             }
         )
+        known = accounts.get(d.account)
+        if known is not None:
+            out[-1]["account_health"] = known.health
+            out[-1]["account_rescans"] = known.rescans
     return out
+
+
+def print_accounts(accounts: Mapping[str, AccountHealth], out: TextIO | None = None) -> None:
+    """A line for each account with something to say (degraded, rescanned)."""
+    out = out or sys.stdout
+    for name, known in accounts.items():
+        note = known.note()
+        if note:
+            print(f"account {name}: {note}", file=out)
 
 
 def _local(t: datetime | None, tz: ZoneInfo) -> str:
@@ -60,13 +108,32 @@ def _local(t: datetime | None, tz: ZoneInfo) -> str:
 
 def _next(d: Decision, tz: ZoneInfo) -> str:
     n = d.next
+    if n.action == "draft" and d.snoozed_until is not None:
+        return f"snoozed: step {n.step} at {_local(n.due, tz)}"
     if n.action == "draft":
         return f"step {n.step} at {_local(n.due, tz)}"
     if n.action == "close":
         return f"close at {_local(n.due, tz)}"
+    if n.action == "wait_for_draft" and d.draft_waiting_since is not None:
+        return f"draft {n.step} waiting since {_local(d.draft_waiting_since, tz)}"
     if n.action == "wait_for_draft":
         return f"draft {n.step} waits for you"
-    return d.run.record.outcome_reason[:40]
+    if n.action == "call":
+        return f"call or message ({d.run.record.call_instead})"
+    return shorten(d.run.record.outcome_reason, 60)
+
+
+def shorten(text: str, width: int) -> str:
+    """At most `width` columns, cut between words: an address is shown whole or not at all."""
+    if _width(text) <= width:
+        return text
+    kept = ""
+    for word in text.split():
+        longer = f"{kept} {word}" if kept else word
+        if _width(longer) > width - 2:
+            break
+        kept = longer
+    return f"{kept or text.split()[0]} …"
 
 
 def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO | None = None) -> None:
@@ -139,7 +206,8 @@ def print_explain(
     tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"
     print(f"  tags: {tags}", file=out)
     steps = ", ".join(str(s) for s in first.playbook.steps)
-    rules = ", ".join(f"#{i + 1}" for i in first.playbook.matched_rules) or "none"
+    # Rules are numbered from 1 in config order, as in the trace lines below.
+    rules = ", ".join(f"rule {i + 1}" for i in first.playbook.matched_rules) or "none"
     print(
         f"  playbook: steps {steps}; close_after {first.playbook.close_after}; "
         f"min_gap {first.playbook.min_gap}; rules matched: {rules}",
@@ -165,15 +233,20 @@ def print_explain(
         print(f"        {m.kind}: {m.reason}", file=out)
         if m.return_date:
             print(f"        return date: {m.return_date.isoformat()}", file=out)
-        if m.bounce_status:
+        if m.bounce_status or m.bounce_reason:
             hard = "hard" if m.bounce_hard else "soft"
+            why = f"{m.bounce_reason} " if m.bounce_reason else ""
             print(
-                f"        bounce {m.bounce_status} ({hard}) for {', '.join(m.bounce_recipients)}",
+                f"        bounce {why}{m.bounce_status or ''} ({hard}) "
+                f"for {', '.join(m.bounce_recipients)}",
                 file=out,
             )
     for d in decisions:
         rec = d.run.record
         head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+        if rec.returned_from is not None:
+            was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
+            head += f" (returned after {returned_days(rec)} days; was {was})"
         print(f"\n{head}, risk {d.risk.value}", file=out)
         for line in d.run.trail:
             print(f"  {_local(line.at, tz)}  {line.text}", file=out)
@@ -205,8 +278,16 @@ def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
 
 
 def print_draft(
-    d: Decision, step: int, body: str, tz: ZoneInfo, out: TextIO | None = None, prefix: str = ""
+    d: Decision,
+    step: int,
+    body: str,
+    tz: ZoneInfo,
+    out: TextIO | None = None,
+    prefix: str = "",
+    slot: Callable[[datetime], datetime] | None = None,
 ) -> None:
+    """One draft as it would be written. With `slot` (the reminders' own timing), the
+    calendar reminders that go with it too, at the time the event will really have."""
     from connectors.compose import reply_subject
 
     out = out or sys.stdout
@@ -218,9 +299,10 @@ def print_draft(
     print(f"    Subject: {reply_subject(d.facts.subject)}", file=out)
     for line in body.rstrip().splitlines():
         print(f"    | {line}", file=out)
-    for intent in d.run.due:
+    for intent in d.run.due if slot is not None else ():
         if isinstance(intent, WriteReminder):
-            print(f"    + calendar reminder ({intent.kind}) at {_local(intent.at, tz)}", file=out)
+            when = _local(slot(intent.at), tz)
+            print(f"    + calendar reminder ({intent.kind}) at {when}", file=out)
 
 
 _FATE = {

@@ -103,6 +103,11 @@ def reminder_uid(key: str) -> str:
 # ---- what and when ---------------------------------------------------------------------------
 
 
+# Reminders that stand for an email that will not be written (the address is dead, or
+# their server refuses our mail): nothing waits in Drafts for them.
+NO_DRAFT = frozenset({"dead_address", "rejected", "mailbox"})
+
+
 def reminder_slot(at: datetime, now: datetime, calendar: BusinessCalendar) -> datetime:
     """The start: `at` if still ahead, else the next quarter hour; inside working hours."""
     start = at if at > now else _ceil(now, SLOT)
@@ -162,7 +167,7 @@ def _pending_reminder(d: Decision, calendar: BusinessCalendar) -> WriteReminder 
 
 
 def _draft_ready(store: Store, d: Decision, intent: WriteReminder, now: datetime) -> bool:
-    if intent.kind == "dead_address":
+    if intent.kind in NO_DRAFT:
         return True
     with store.reader() as s:
         row = s.get(Draft, draft_key(d.sequence_id, intent.step))
@@ -194,6 +199,7 @@ def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Write
         original_subject=d.facts.subject,
         stage=tags.get("stage") or None,
         days_silent=max(0, (now - d.run.record.started_at).days),
+        bounce_reason=d.run.record.call_instead,
     )
     summary, description = render_reminder(
         writer.locale, intent.kind, variables, writer.templates_dir

@@ -4,7 +4,8 @@ Layout (shipped in ``daemon/templates``, overridable file by file from the
 user's ``templates_dir``)::
 
     <locale>/<kind>/step<N>.txt.j2         body of follow-up N (kind: candidate | client)
-    <locale>/reminder/<name>.txt.j2        calendar reminder (name: call | final | dead_address);
+    <locale>/reminder/<name>.txt.j2        calendar reminder (name: call | final | dead_address |
+                                           rejected | mailbox);
                                            first line = summary, the rest = description
 
 A body never contains the subject: the sink always writes ``Re: <original>``.
@@ -36,6 +37,8 @@ Template variables (all strings are plain text, never evaluated as template code
 ``salary_report_file``   the file name of salary_report when it is a path;
                          the full local path is never offered to templates     [optional]
 ``salary_negotiation``   bool: the stage is a salary negotiation stage
+``bounce_reason``        why their server refused our mail, sisimai's word, e.g.
+                         "spamdetected" (reminders rejected / mailbox)         [optional]
 =======================  ===============================================================
 
 An [optional] variable that is not known is falsy and may be tested
@@ -82,7 +85,7 @@ __all__ = [
 ]
 
 KINDS = ("candidate", "client")
-REMINDERS = ("call", "final", "dead_address")
+REMINDERS = ("call", "final", "dead_address", "rejected", "mailbox")
 SHIPPED_STEPS = (1, 2, 3)
 FALLBACK_LOCALE = "en"
 
@@ -115,6 +118,7 @@ class DraftVars:
     contact_phone: str | None = None
     # The outreach's other recipients in To/Cc (the draft goes to them too), greeted as well.
     other_names: tuple[str, ...] = ()
+    bounce_reason: str = ""  # why their server refused our mail (reminders rejected/mailbox)
 
 
 # ---------------------------------------------------------------------------
@@ -408,6 +412,7 @@ _ONE_LINE = (
     "original_subject",
     "stage",
     "salary_report",
+    "bounce_reason",
 )
 _STAGE_SEPARATORS = re.compile(r"[\s_]+")
 
@@ -474,7 +479,7 @@ def render_step(
 def render_reminder(
     locale: str, reminder_kind: str, vars: DraftVars, templates_dir: str | None = None
 ) -> tuple[str, str]:
-    """(summary, description) of a calendar reminder: call | final | dead_address."""
+    """(summary, description) of a calendar reminder: one of REMINDERS."""
     env = _environment(templates_dir)
     names = env.list_templates()
     name = _reminder_template(names, locale, _checked("reminder", reminder_kind))
@@ -498,6 +503,7 @@ _SAMPLE = DraftVars(
     stage="interview",
     days_silent=3,
     salary_report="https://reports.example.com/salary-2025.pdf",
+    bounce_reason="spamdetected",
 )
 # Optional fields and their "not known" value as a caller would pass it.
 _MISSING_AS = {
@@ -511,6 +517,7 @@ _MISSING_AS = {
     "original_subject": "",
     "stage": None,
     "salary_report": None,
+    "bounce_reason": "",
 }
 
 

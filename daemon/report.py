@@ -13,7 +13,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from statistics import median
 
 from jinja2 import Environment, select_autoescape
@@ -40,6 +41,13 @@ class Case:
     kind: str
     red_flags: tuple[str, ...]
     touch_gaps_days: tuple[float, ...]
+    # A contact who wrote back after the sequence ended: both outcomes are kept.
+    returned_from: str | None = None
+    returned_after_days: float | None = None
+
+    @property
+    def outcome_history(self) -> tuple[str, ...]:
+        return (self.returned_from, "returned") if self.returned_from else (self.outcome,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,7 @@ class Group:
     cases: int
     ghosted: int
     replied_or_met: int
+    returned: int = 0  # of the replied: contacts who came back after the sequence ended
 
     @property
     def ghost_rate(self) -> float:
@@ -74,12 +83,16 @@ def case_of(row: Sequence_, account: str) -> Case:
         kind=row.contact_kind or "candidate",
         red_flags=tuple(row.red_flags or ()),
         touch_gaps_days=tuple(round(g / day, 2) for g in row.touch_gaps_hours or ()),
+        returned_from=row.returned_from,
+        returned_after_days=(
+            round(row.returned_after_hours / day, 2) if row.returned_after_hours else None
+        ),
     )
 
 
 def group_by(cases: Sequence[Case]) -> list[Group]:
     """Ghosting per source, stage, role, contact kind, red flag and step reached."""
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for case in cases:
         keys = [
             ("source", case.source),
@@ -94,6 +107,7 @@ def group_by(cases: Sequence[Case]) -> list[Group]:
             row[0] += 1
             row[1] += case.outcome == "ghosted"
             row[2] += case.outcome in ("replied", "met")
+            row[3] += case.returned_from is not None
     groups = [Group(d, v, *c) for (d, v), c in counts.items()]
     return sorted(groups, key=lambda g: (g.dimension, -g.ghost_rate, g.value))
 
@@ -111,7 +125,7 @@ def habits(cases: Sequence[Case]) -> dict[str, float | int | None]:
 
 def to_json(cases: Sequence[Case]) -> str:
     payload = {
-        "cases": [asdict(c) for c in cases],
+        "cases": [{**asdict(c), "outcome_history": list(c.outcome_history)} for c in cases],
         "groups": [{**asdict(g), "ghost_rate": g.ghost_rate} for g in group_by(cases)],
         "habits": habits(cases),
     }
@@ -142,16 +156,18 @@ Median gap between your touches: {{ habits.median_gap_days_replied or "-" }} day
 replied, {{ habits.median_gap_days_ghosted or "-" }} days when they went silent.</p>
 <h2>What leads to silence</h2>
 <table><tr><th>by</th><th>value</th><th>cases</th><th>ghosted</th><th>replied or met</th>
-<th>ghost rate</th></tr>
+<th>returned</th><th>ghost rate</th></tr>
 {% for g in groups %}<tr><td>{{ g.dimension }}</td><td>{{ g.value }}</td><td>{{ g.cases }}</td>
-<td>{{ g.ghosted }}</td><td>{{ g.replied_or_met }}</td>
+<td>{{ g.ghosted }}</td><td>{{ g.replied_or_met }}</td><td>{{ g.returned }}</td>
 <td>{{ "%.0f"|format(g.ghost_rate * 100) }}%</td></tr>
 {% endfor %}</table>
 <h2>Cases</h2>
 <table><tr><th>contact</th><th>subject</th><th>outcome</th><th>steps</th><th>source</th><th>stage</th>
 <th>role</th><th>red flags</th><th>started</th></tr>
 {% for c in cases %}<tr><td>{{ c.contact }}</td><td>{{ c.subject }}</td>
-<td class="{{ c.outcome }}">{{ c.outcome }}</td><td>{{ c.step_reached }}</td><td>{{ c.source }}</td>
+<td class="{{ c.outcome }}">{% if c.returned_from %}{{ c.returned_from }}, then returned
+after {{ c.returned_after_days|int }} days{% else %}{{ c.outcome }}{% endif %}</td>
+<td>{{ c.step_reached }}</td><td>{{ c.source }}</td>
 <td>{{ c.stage }}</td><td>{{ c.role }}</td><td>{{ c.red_flags|join(", ") }}</td>
 <td>{{ c.started_at[:10] }}</td></tr>
 {% endfor %}</table></body></html>
@@ -168,3 +184,14 @@ def to_html(cases: Sequence[Case], since: str | None, made: datetime) -> str:
         since=since,
         made=made.isoformat(),
     )
+
+
+def free_path(directory: Path, day: date, extension: str) -> Path:
+    """ghostwatch-report-<day>.<ext> in `directory`, numbered rather than overwriting."""
+    stem = f"ghostwatch-report-{day.isoformat()}"
+    path = directory / f"{stem}.{extension}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{stem}-{n}.{extension}"
+    return path

@@ -8,8 +8,9 @@ become the event list the tracker replays.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -49,6 +50,7 @@ class MsgView:
     return_date: date | None = None
     bounce_hard: bool | None = None
     bounce_status: str | None = None
+    bounce_reason: str | None = None
     bounce_recipients: tuple[str, ...] = ()
     gw_key: str | None = None
     gone: bool = False
@@ -60,7 +62,7 @@ class MsgView:
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
-    action: str  # stop | resume
+    action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
     contact: str | None = None  # the contact named; None: the whole thread
 
@@ -239,8 +241,13 @@ def events_for(
     me: Identity,
     thread_facts: ThreadFacts,
     drafts: Iterable[DraftView] = (),
+    outreach_elsewhere: Mapping[int, datetime] | None = None,
 ) -> list[Event]:
-    """The events of one thread, including the contact's messages in other threads."""
+    """The events of one thread, including the contact's messages in other threads.
+
+    `outreach_elsewhere`: for the other threads those messages sit in, when the
+    consultant first wrote in them (a reply there answers that outreach).
+    """
     contacts = set(thread_facts.addresses)
     events: list[Event] = []
     seen_ids: set[str] = set()
@@ -277,21 +284,30 @@ def events_for(
             continue
         seen_ids.add(msg.message_id or msg.ref)
         event = _inbound_event(msg, me, contacts, in_thread=False)
+        started = (outreach_elsewhere or {}).get(msg.thread_id or -1)
+        if isinstance(event, HumanReply) and started is not None and started < msg.at:
+            event = dataclasses.replace(event, answers_other=True)
         if event is not None:
             events.append(event)
-    stop_times = [m.at for m in thread if "gw:stop" in m.tags]
+    # The stop takes effect when ghostwatch read the tag, not when the tagged message was
+    # written: a tag on the outreach itself would otherwise record no silence at all.
+    stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
-    split = thread_facts.separate or thread_facts.has_separate_siblings
-    for control in controls:
-        if split and control.contact and control.contact not in thread_facts.addresses:
-            continue  # it names another Bcc recipient's sequence
+    for control in controls_for(controls, thread_facts):
         if control.action == "stop":
             events.append(Stop(at=control.at, why="ghostwatch stop"))
         elif control.action == "resume":
             events.append(Resume(at=control.at))
     return events
+
+
+def controls_for(controls: Iterable[ControlView], tf: ThreadFacts) -> list[ControlView]:
+    """The stop / resume / snooze commands that concern this sequence: in a thread with a
+    sequence per Bcc recipient, one naming another recipient does not."""
+    split = tf.separate or tf.has_separate_siblings
+    return [c for c in controls if not (split and c.contact and c.contact not in tf.addresses)]
 
 
 def without_dead(events: list[Event], tf: ThreadFacts) -> tuple[list[Event], ThreadFacts]:
@@ -341,6 +357,7 @@ def _inbound_event(
                 ref=msg.ref,
                 hard=bool(msg.bounce_hard),
                 status=msg.bounce_status or "",
+                reason=msg.bounce_reason or "",
                 recipients=recipients,
             )
         return None

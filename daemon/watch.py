@@ -20,9 +20,10 @@ import logging
 import queue
 import random
 import threading
+from typing import cast
 
 import connectors
-from connectors.base import MailSource
+from connectors.base import Capability, PushSource
 from daemon.backoff import Curve
 from daemon.config import AccountConfig
 
@@ -32,15 +33,15 @@ WAIT_SECONDS = 300.0  # one wait_for_changes call; the stop flag is checked betw
 RECONNECT = Curve(base=15, cap=15 * 60)
 
 
-def _new_source(account: AccountConfig) -> MailSource:
-    module = connectors.load(account.mail.type, connectors.MAIL_CONNECTORS)
-    source: MailSource = module.open_mailbox(account.mail.settings)
-    return source
+def _new_source(account: AccountConfig) -> PushSource:
+    entry = connectors.mail_connector(account.mail.type)
+    source = entry.open_mailbox(account.mail.settings)
+    return cast(PushSource, source)  # can_push checked the declaration
 
 
 def can_push(account: AccountConfig) -> bool:
-    """True if the account's MailSource offers `wait_for_changes` (no connection made)."""
-    return callable(getattr(_new_source(account), "wait_for_changes", None))
+    """True if the account's connector declares push (no connection made)."""
+    return connectors.mail_connector(account.mail.type).can(Capability.PUSH)
 
 
 class Watcher:
@@ -51,7 +52,7 @@ class Watcher:
         self._changes = changes
         self._wake = wake
         self._stop = threading.Event()
-        self._source: MailSource | None = None
+        self._source: PushSource | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{account.name}", daemon=True)
 
     def start(self) -> None:
@@ -78,7 +79,7 @@ class Watcher:
                 self._source = _new_source(self.account)
                 log.debug("[%s] push: watching for changes", name)
                 while not self._stop.is_set():
-                    if self._source.wait_for_changes(WAIT_SECONDS):  # type: ignore[attr-defined]
+                    if self._source.wait_for_changes(WAIT_SECONDS):
                         self._signal()
                     failures = 0
             except Exception as exc:  # a watcher must never die; the poll covers for it

@@ -7,11 +7,19 @@ reminders into a calendar of their own, idempotently by UID.
 
 from __future__ import annotations
 
+from connectors.base import CalendarConnector
 from connectors.caldav.calendar import CaldavCalendar
 from connectors.caldav.client import ClientFactory, default_client
 from connectors.caldav.settings import Settings
 
-__all__ = ["CaldavCalendar", "ClientFactory", "Settings", "default_client", "open_calendar"]
+__all__ = [
+    "CONNECTOR",
+    "CaldavCalendar",
+    "ClientFactory",
+    "Settings",
+    "default_client",
+    "open_calendar",
+]
 
 
 def open_calendar(
@@ -19,3 +27,6 @@ def open_calendar(
 ) -> CaldavCalendar:
     """The CalendarSource and CalendarSink for `settings`; `.open()` connects early."""
     return CaldavCalendar(settings, client_factory)
+
+
+CONNECTOR = CalendarConnector(settings=Settings, open_calendar=open_calendar)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.secrets import SecretSource
+from connectors.settings import check_timezone, is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,26 +50,10 @@ class Settings:
                 "url: contains a user name or password: put the user name in `username` "
                 "and the password in password_file / password_command / password_env"
             )
-        if parts.scheme == "http" and self.password is not None and not _loopback(parts.hostname):
+        if parts.scheme == "http" and self.password is not None and not is_loopback(parts.hostname):
             raise ValueError(f"url: {self.url!r}: http would send the password in clear; use https")
         if not self.calendar.strip():
             raise ValueError('calendar: empty: name the calendar, e.g. "ghostwatch"')
         if self.timeout <= 0:
             raise ValueError(f"timeout: {self.timeout}: use a positive number of seconds")
-        if self.timezone is not None:
-            try:
-                ZoneInfo(self.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(
-                    f"timezone: {self.timezone!r}: use a zone name such as 'Asia/Shanghai'"
-                ) from None
-
-
-def _loopback(host: str) -> bool:
-    # Only what is loopback by definition: no DNS lookup that could change tomorrow.
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        check_timezone(self.timezone)

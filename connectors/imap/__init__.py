@@ -9,9 +9,11 @@ behind `ImapMailbox.wait_for_changes`), drafts (ImapDrafts, the DraftSink).
 
 from __future__ import annotations
 
+from connectors.base import Capability, MailConnector
 from connectors.imap.drafts import ImapDrafts
 from connectors.imap.settings import Settings
 from connectors.imap.source import ImapMailbox, SyncStats
+from connectors.model import FolderRole
 
 
 def open_mailbox(settings: Settings) -> ImapMailbox:
@@ -32,4 +34,23 @@ def open_drafts(settings: Settings) -> ImapDrafts:
     return ImapDrafts(settings)
 
 
-__all__ = ["ImapDrafts", "ImapMailbox", "Settings", "SyncStats", "open_drafts", "open_mailbox"]
+CONNECTOR = MailConnector(
+    settings=Settings,
+    open_mailbox=open_mailbox,
+    open_drafts=open_drafts,
+    capabilities=frozenset({Capability.DRAFTS, Capability.PUSH}),
+    folder_roles={
+        FolderRole.SENT: "set sent_folder",
+        FolderRole.DRAFTS: "set drafts_folder",
+    },
+)
+
+__all__ = [
+    "CONNECTOR",
+    "ImapDrafts",
+    "ImapMailbox",
+    "Settings",
+    "SyncStats",
+    "open_drafts",
+    "open_mailbox",
+]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timezone
 from typing import Any
 
-from connectors.headers import parse_header_block
+from connectors.messages import build_message
 from connectors.model import FolderRole, MailMessage, Skipped, TagsChanged
 from connectors.tags import TAG_PREFIX, normalize_tag
 
@@ -98,16 +98,12 @@ def _build(
     raw = header_block(row)
     if raw is None:
         return Skipped(ref=ref, folder=folder, reason="the server returned no header block")
-    parsed = parse_header_block(raw)
-    if not (parsed.message_id or parsed.date or parsed.sender or parsed.subject):
-        # Nothing to thread or classify on; the other connectors skip these too.
-        return Skipped(ref=ref, folder=folder, reason="no usable header fields")
     tags, flags = split_flags(row.get(b"FLAGS") or ())
     received = row.get(b"INTERNALDATE")
-    problems = list(parsed.problems)
+    problems: tuple[str, ...] = ()
     if not isinstance(received, datetime):
         received = None
-        problems.append("no INTERNALDATE")
+        problems = ("no INTERNALDATE",)
     elif type(received.tzinfo) is not timezone:
         # imapclient's parser attaches its own FixedOffset (fetchparse does not, unless
         # it fell back to imapclient); the model carries no library types.
@@ -115,24 +111,17 @@ def _build(
         received = received.replace(tzinfo=UTC if offset is None else timezone(offset))
     thread = row.get(b"X-GM-THRID")
     size = row.get(b"RFC822.SIZE")
-    return MailMessage(
+    # The FETCH asked for the wanted fields only; tags are keywords, not a header.
+    return build_message(
+        raw,
         ref=ref,
         folder=folder,
-        folder_role=role,
-        message_id=parsed.message_id,
-        in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
-        subject=parsed.subject,
-        sender=parsed.sender,
-        to=parsed.to,
-        cc=parsed.cc,
-        bcc=parsed.bcc,
-        date=parsed.date,
+        role=role,
         received=received,
-        headers=raw,
-        tags=tags,
         flags=flags,
-        provider_thread_id=str(thread) if thread is not None else None,
+        tags=tags,
+        header_tags=False,
         size=size if isinstance(size, int) else None,
-        problems=tuple(problems),
+        provider_thread_id=str(thread) if thread is not None else None,
+        problems=problems,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
 from connectors.secrets import SecretSource
+from connectors.settings import is_loopback
+
+__all__ = ["Security", "Settings", "is_loopback"]
 
 Security = Literal["tls", "starttls", "plain"]
 
@@ -73,18 +75,3 @@ class Settings:
         if not 1 <= self.fetch_chunk <= 10_000:
             found.append(f"fetch_chunk: {self.fetch_chunk}: use 1..10000")
         return found
-
-
-def is_loopback(host: str) -> bool:
-    """True for loopback literals and `localhost` names; no DNS lookup on purpose.
-
-    A name that merely resolves to 127.0.0.1 today could resolve elsewhere
-    tomorrow, so only what is loopback by definition counts.
-    """
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False

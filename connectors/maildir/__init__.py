@@ -7,11 +7,13 @@ file name's info part, reported with IMAP names (`\\Seen`, `\\Answered`...).
 
 from __future__ import annotations
 
+from connectors.base import Capability, MailConnector
 from connectors.maildir.drafts import MaildirDrafts
 from connectors.maildir.settings import Settings
 from connectors.maildir.source import MaildirSource
+from connectors.model import FolderRole
 
-__all__ = ["MaildirDrafts", "MaildirSource", "Settings", "open_drafts", "open_mailbox"]
+__all__ = ["CONNECTOR", "MaildirDrafts", "MaildirSource", "Settings", "open_drafts", "open_mailbox"]
 
 
 def open_mailbox(settings: Settings) -> MaildirSource:
@@ -21,3 +23,15 @@ def open_mailbox(settings: Settings) -> MaildirSource:
 
 def open_drafts(settings: Settings) -> MaildirDrafts:
     return MaildirDrafts(settings)
+
+
+CONNECTOR = MailConnector(
+    settings=Settings,
+    open_mailbox=open_mailbox,
+    open_drafts=open_drafts,
+    capabilities=frozenset({Capability.DRAFTS}),
+    folder_roles={
+        FolderRole.SENT: "set sent_folder",
+        FolderRole.DRAFTS: "set drafts_folder",
+    },
+)

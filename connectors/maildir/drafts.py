@@ -57,6 +57,12 @@ class MaildirDrafts:
         digest = _hash_file(path)
         return None if digest is None else DraftRef(key, f"{folder.name}/{unique}", digest)
 
+    def open(self) -> None:
+        """Nothing to connect: the Drafts folder is found (or made) on first write."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def find_draft(self, key: str) -> DraftRef | None:
         folder = self._folder()
         if folder is None:

@@ -91,22 +91,6 @@ def read_header_block(path: str, limit: int = MAX_HEADER_BYTES) -> tuple[bytes, 
     return buf[:limit], True
 
 
-def select_fields(block: bytes, wanted: frozenset[str]) -> bytes:
-    """Only the header fields named in `wanted` (lower case), folding kept."""
-    out: list[bytes] = []
-    keep = False
-    for line in block.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if keep:
-                out.append(line)
-            continue
-        name = line.split(b":", 1)[0].strip().lower()
-        keep = b":" in line and name.decode("ascii", "replace") in wanted
-        if keep:
-            out.append(line)
-    return b"".join(out)
-
-
 def unique_name() -> str:
     """A new unique name: time, microseconds, pid, counter, host (Maildir spec)."""
     now = time.time()

@@ -19,18 +19,17 @@ from connectors.maildir.files import (
     flags_of,
     list_messages,
     read_header_block,
-    select_fields,
     split_name,
 )
 from connectors.maildir.layout import MaildirFolder, discover
 from connectors.maildir.settings import Settings
+from connectors.messages import build_message
 from connectors.model import (
     Capabilities,
     Change,
     ChangeBatch,
     Folder,
     FolderRole,
-    MailMessage,
     MessageGone,
     Skipped,
     TagsChanged,
@@ -280,33 +279,17 @@ class _Scan:
                 state.known[item.unique] = cur.Entry(item.letters, fp, tags, hidden=True)
                 return None, True
         state.known[item.unique] = cur.Entry(item.letters, fp, tags)
-        if (
-            parsed.message_id is None
-            and parsed.date is None
-            and parsed.sender is None
-            and not parsed.subject
-        ):
-            return Skipped(ref, item.folder.name, "no usable header fields"), True
-        problems = parsed.problems + ((f"header block cut at {len(block)} bytes",) if cut else ())
-        return MailMessage(
+        return build_message(
+            block,
             ref=ref,
             folder=item.folder.name,
-            folder_role=item.folder.role,
-            message_id=parsed.message_id,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            subject=parsed.subject,
-            sender=parsed.sender,
-            to=parsed.to,
-            cc=parsed.cc,
-            bcc=parsed.bcc,
-            date=parsed.date,
+            role=item.folder.role,
             received=received,
-            headers=select_fields(block, self.wanted),
-            tags=parsed.tags,
+            wanted=self.wanted,
+            parsed=parsed,
             flags=flags_of(item.letters),
             size=st.st_size,
-            problems=problems,
+            problems=(f"header block cut at {len(block)} bytes",) if cut else (),
         ), True
 
     def _retagged(

@@ -6,12 +6,16 @@ For users who already sync their calendar with vdirsyncer, and for
 
 from __future__ import annotations
 
+from connectors.base import CalendarConnector
 from connectors.vdir.calendar import VdirCalendar
 from connectors.vdir.settings import Settings
 
-__all__ = ["Settings", "VdirCalendar", "open_calendar"]
+__all__ = ["CONNECTOR", "Settings", "VdirCalendar", "open_calendar"]
 
 
 def open_calendar(settings: Settings) -> VdirCalendar:
     """The CalendarSource and CalendarSink for `settings`; `.open()` checks it early."""
     return VdirCalendar(settings)
+
+
+CONNECTOR = CalendarConnector(settings=Settings, open_calendar=open_calendar)

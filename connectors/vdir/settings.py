@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.settings import check_timezone
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,7 @@ class Settings:
             raise ValueError(
                 f"calendar: {self.calendar!r}: use the name of one subdirectory of path"
             )
-        if self.timezone is not None:
-            try:
-                ZoneInfo(self.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(
-                    f"timezone: {self.timezone!r}: use a zone name such as 'Asia/Shanghai'"
-                ) from None
+        check_timezone(self.timezone)
 
     @property
     def directory(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from connectors.headers import parse_date
 from daemon.classify import decide
 from daemon.classify.body import body_of
+from daemon.classify.bounce_reason import family
 from daemon.classify.evidence import RARE_HEADERS, gather
 from daemon.classify.message import FieldSplitter, MailView, view_of
 from daemon.classify.model import BounceInfo, Classification, Kind
@@ -130,5 +131,7 @@ def classification_json(path: str, c: Classification) -> dict[str, Any]:
             "recipients": list(c.bounce.recipients),
             "status": c.bounce.status,
             "hard": c.bounce.hard,
+            "reason": c.bounce.reason,
+            "family": family(c.bounce.reason, c.bounce.status, c.bounce.diagnostic),
         }
     return out

@@ -13,7 +13,27 @@ import json
 import re
 from dataclasses import dataclass
 
+from daemon.classify.bounce_reason import (
+    REPLY_CODE,
+    STATUS_CODE,
+    command_in,
+    is_hard,
+    reason_of,
+    status_in,
+)
 from daemon.classify.model import BounceInfo
+
+# Reasons that say little on their own: the notice text may say more.
+_VAGUE = frozenset({"onhold", "undefined", "systemerror", "securityerror", "expired"})
+# Amazon SES names some reasons itself (bounceSubType).
+_SES_SUBTYPE = {
+    "suppressed": "suppressed",
+    "onaccountsuppressionlist": "suppressed",
+    "mailboxfull": "mailboxfull",
+    "messagetoolarge": "mesgtoobig",
+    "contentrejected": "filtered",
+    "noemail": "userunknown",
+}
 
 # Local parts MTAs send notices from; "post_master" is Verizon's spelling.
 _MTA_LOCAL = re.compile(
@@ -68,12 +88,6 @@ _DELAY = re.compile(
     r"warning: could not send|temporar",
     re.I,
 )
-_FULL = re.compile(
-    r"mailbox (is )?full|over ?quota|quota exceeded|exceeded storage|insufficient (system )?stor",
-    re.I,
-)
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP_CODE = re.compile(r"(?<![\d.])([45])([0-5])(\d)(?:[ -]|$)", re.M)
 _ADDR = re.compile(
     r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 )
@@ -135,7 +149,7 @@ def parse_dsn(blocks: tuple[str, ...]) -> list[DsnRecipient]:
             recipient = fields.get("final-recipient") or fields.get("original-recipient")
             address = _dsn_address(recipient)
             action = fields.get("action", "").split()[0].lower() if fields.get("action") else ""
-            status_match = _STATUS.search(fields.get("status", ""))
+            status_match = STATUS_CODE.search(fields.get("status", ""))
             status = ".".join(status_match.groups()) if status_match else ""
             if not (address or status) or (not address and not action):
                 continue
@@ -180,64 +194,84 @@ def failing(recipients: list[DsnRecipient]) -> list[DsnRecipient]:
 
 def failure_status(text: str) -> str | None:
     """An RFC 3463 failure status (4.x.x / 5.x.x) in the notice, as evidence."""
-    match = _STATUS.search(notice_part(text))
-    while match and match.group(1) == "2":
-        match = _STATUS.search(notice_part(text), match.end())
-    return ".".join(match.groups()) if match else None
+    return status_in(notice_part(text)) or None
 
 
-def info_from_dsn(recipients: list[DsnRecipient]) -> BounceInfo:
-    hard_ones = [r for r in recipients if _is_hard(r.status, r.action, r.diagnostic)]
-    lead = hard_ones[0] if hard_ones else recipients[0]
+def info_from_dsn(recipients: list[DsnRecipient], text: str = "") -> BounceInfo:
+    """The report's verdict; `text` (the notice) explains recipients without a Diagnostic-Code."""
+    notice = notice_part(text) if text else ""
+    command = command_in(notice)
+    reasons = [_dsn_reason(r, notice, command) for r in recipients]
+    hard_ones = [
+        (r, why)
+        for r, why in zip(recipients, reasons, strict=True)
+        if r.action not in ("delayed", "delay") and is_hard(why, r.status, r.diagnostic)
+    ]
+    lead, why = hard_ones[0] if hard_ones else (recipients[0], reasons[0])
     addresses = tuple(dict.fromkeys(r.address for r in recipients if r.address))
     return BounceInfo(
         recipients=addresses,
         status=lead.status,
         hard=bool(hard_ones),
         diagnostic=short(lead.diagnostic),
+        reason=why,
     )
 
 
-def _is_hard(status: str, action: str, diagnostic: str) -> bool:
-    if action in ("delayed", "delay"):
-        return False
-    if status:
-        return status.startswith("5") and status != "5.2.2"
-    code = _SMTP_CODE.search(diagnostic)
-    if code:
-        return code.group(1) == "5" and not _FULL.search(diagnostic)
-    return not _FULL.search(diagnostic)
+def _dsn_reason(r: DsnRecipient, notice: str, command: str) -> str:
+    # Many MTAs leave Diagnostic-Code empty or generic and explain in the notice instead.
+    why = reason_of(r.status, r.diagnostic, r.action, command)
+    if why in _VAGUE and notice:
+        fuller = reason_of(r.status, f"{r.diagnostic}\n{notice}", r.action, command)
+        if fuller not in _VAGUE:
+            return fuller
+    return why
 
 
 def info_from_text(text: str, exclude: set[str], subject: str = "") -> BounceInfo:
     notice = notice_part(text)
-    statuses = [".".join(m.groups()) for m in _STATUS.finditer(notice)]
+    statuses = [".".join(m.groups()) for m in STATUS_CODE.finditer(notice)]
     failures = [s for s in statuses if s[0] in "45"]
     status = next((s for s in failures if s[0] == "5"), failures[0] if failures else "")
-    if status:
-        hard = status.startswith("5") and status != "5.2.2"
-    else:
-        code = _SMTP_CODE.search(notice)
-        delayed = bool(_DELAY.search(subject) or _DELAY.search(notice[:3000]))
-        hard = not delayed and not _FULL.search(notice) and (code is None or code.group(1) == "5")
-    addresses = []
+    delayed = not status.startswith("5") and bool(
+        _DELAY.search(subject) or _DELAY.search(notice[:3000])
+    )
+    addresses: list[str] = []
+    starts: list[int] = []
     for match in _ADDR.finditer(notice):
         addr = match.group(0).lower().rstrip(".")
         local = addr.split("@", 1)[0]
         if addr in exclude or _MTA_LOCAL.match(local) or addr in addresses:
             continue
         addresses.append(addr)
+        starts.append(match.start())
+    action = "delayed" if delayed else ""
+    lead_status, why = status, reason_of(status, notice, action)
+    if len(starts) > 1:
+        # Several recipients, each with its own error: the hard one (if any) leads,
+        # as in a delivery-status report.
+        ends = [*starts[1:], len(notice)]
+        parts = [
+            (status_in(notice[a:b]) or status, notice[a:b])
+            for a, b in zip(starts, ends, strict=True)
+        ]
+        parts = [(s, reason_of(s, part, action)) for s, part in parts]
+        lead_status, why = next(((s, r) for s, r in parts if is_hard(r, s)), parts[0])
+        if why in _VAGUE:
+            lead_status, why = status, reason_of(status, notice, action)
+    hard = not delayed and is_hard(why, lead_status, notice)
     return BounceInfo(
         recipients=tuple(addresses[:20]),
-        status=status,
+        status=lead_status,
         hard=hard,
-        diagnostic=short(_diagnostic_line(notice, status)),
+        diagnostic=short(_diagnostic_line(notice, lead_status)),
+        reason=why,
     )
 
 
 def _diagnostic_line(notice: str, status: str) -> str:
     for line in notice.splitlines():
-        if (status and status in line) or _SMTP_CODE.search(line):
+        if (status and status in line) or REPLY_CODE.search(line):
             return line
     return ""
 
@@ -269,11 +303,13 @@ def ses_notification(text: str) -> BounceInfo | None:
     bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
     recipients = [r for r in bounce.get("bouncedRecipients", []) if isinstance(r, dict)]
     status = next((str(r.get("status", "")) for r in recipients if r.get("status")), "")
-    permanent = str(bounce.get("bounceType", "")).lower() == "permanent"
-    hard = status.startswith("5") and status != "5.2.2" if status else permanent
+    code = str(recipients[0].get("diagnosticCode", "")) if recipients else ""
+    subtype = str(bounce.get("bounceSubType", "")).lower()
+    why = _SES_SUBTYPE.get(subtype) or reason_of(status, code)
     return BounceInfo(
         recipients=tuple(str(r.get("emailAddress", "")).lower() for r in recipients),
         status=status,
-        hard=hard,
-        diagnostic=short(str(recipients[0].get("diagnosticCode", "")) if recipients else ""),
+        hard=is_hard(why, status, code),
+        diagnostic=short(code),
+        reason=why,
     )

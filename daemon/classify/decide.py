@@ -6,6 +6,7 @@ names the evidence that decided it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date
 
@@ -116,7 +117,7 @@ def _bounce_or_report(ev: Evidence, view: MailView, body: BodyView) -> Classific
             # Boxbe and friends wrap their "please verify" in a DSN.
             reason = f"challenge/response inside delivery-status: {challenge}"
             return Classification("auto_reply", reason)
-        info = bounce.info_from_dsn(failed)
+        info = bounce.info_from_dsn(failed, body.text)
         action = failed[0].action or "failed"
         return Classification(
             "bounce",
@@ -132,7 +133,7 @@ def _bounce_or_report(ev: Evidence, view: MailView, body: BodyView) -> Classific
     exclude = _own_addresses(view, ev)
     if ev.failed_recipients:
         info = bounce.info_from_text(body.text, exclude, view.subject)
-        info = BounceInfo(ev.failed_recipients, info.status, info.hard, info.diagnostic)
+        info = dataclasses.replace(info, recipients=ev.failed_recipients)
         reason = f"header X-Failed-Recipients, Status {info.status or 'none'}"
         return Classification("bounce", reason, bounce=info)
     strong = ev.mta_sender or ev.bounce_subject or ev.report_type == "delivery-status"

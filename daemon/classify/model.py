@@ -11,12 +11,13 @@ Kind = Literal["human", "auto_reply", "bounce", "bulk"]
 
 @dataclass(frozen=True)
 class BounceInfo:
-    """What a delivery failure says: who failed, the RFC 3463 status, hard or soft."""
+    """What a delivery failure says: who failed, the RFC 3463 status, why, hard or soft."""
 
     recipients: tuple[str, ...]
     status: str  # e.g. "5.1.1"; "" when the notice gives no enhanced status code
-    hard: bool
+    hard: bool  # the address itself is gone (bounce_reason.is_hard), not merely "5.x.x"
     diagnostic: str = ""  # one short line from the MTA, never a body dump
+    reason: str = ""  # sisimai's vocabulary: userunknown, spamdetected, mailboxfull, ...
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ class Message(Base):
     return_date: Mapped[date | None] = mapped_column(Date)
     bounce_status: Mapped[str | None] = mapped_column(String(16))
     bounce_hard: Mapped[bool | None] = mapped_column(Boolean)
+    # Why it bounced, sisimai's vocabulary (userunknown, spamdetected, ...); issue 8.
+    bounce_reason: Mapped[str | None] = mapped_column(String(32))
     bounce_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -209,12 +211,17 @@ class Sequence(Base):
     silence_hours: Mapped[float | None] = mapped_column()
     reply_latencies_hours: Mapped[list[float]] = mapped_column(JSON, default=list)
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contact returned after the sequence had ended: its outcome then, and when.
+    returned_from: Mapped[str | None] = mapped_column(String(16))
+    returned_from_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    returned_after_hours: Mapped[float | None] = mapped_column()
     manual: Mapped[str | None] = mapped_column(String(16))  # stopped | resumed
     decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
 
 class Control(Base):
-    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event."""
+    """A manual `ghostwatch stop` / `resume`, replayed as a tracker event, or
+    `snooze` (action `snooze:YYYYMMDD`, read by daemon/snooze.py)."""
 
     __tablename__ = "controls"
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from daemon.cycle import CycleReport, run_cycle
 from daemon.db.calendar_tables import Reminder
 from daemon.demo import mail as sample
 from daemon.present import print_draft, print_status
+from daemon.reminders import reminder_slot
 
 _CAL_HINT = "calendar/work/*.ics, e.g. with khal"
 CONFIG = """\
@@ -184,6 +186,7 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
     app = open_app(load_config(root / "config.toml"))
     account = app.config.accounts[0]
     tz = ZoneInfo(app.config.policy.timezone)
+    cal = app.policy(account).calendar
     print(f"ghostwatch demo: a sample mailbox in {root / 'Mail'}\n", file=out)
     for scene in SCENES:
         print(f"== {scene.title}", file=out)
@@ -195,7 +198,7 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
         with app.store.reader() as s:
             rows = (s.get(Reminder, key) for key in report.reminders.written)
             summaries = {row.key: row.summary for row in rows if row is not None}
-        _tell(report, tz, out, summaries)
+        _tell(report, tz, out, summaries, partial(reminder_slot, now=scene.now, calendar=cal))
         print(file=out)
     print("== Where every thread stands", file=out)
     from daemon.commands import all_decisions
@@ -212,7 +215,13 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO, summaries: dict[str, str]) -> None:
+def _tell(
+    report: CycleReport,
+    tz: ZoneInfo,
+    out: TextIO,
+    summaries: dict[str, str],
+    slot: Callable[[datetime], datetime],
+) -> None:
     sync = report.sync
     if sync and sync.new:
         print(f"   read {sync.new} new message(s)", file=out)
@@ -222,7 +231,7 @@ def _tell(report: CycleReport, tz: ZoneInfo, out: TextIO, summaries: dict[str, s
     for key in report.outbox.withdrawn:
         print(f"   withdrew the untouched draft {key}: nobody needs it now", file=out)
     for d, step, body in report.outbox.written:
-        print_draft(d, step, body, tz, out, prefix="   wrote to Drafts: ")
+        print_draft(d, step, body, tz, out, prefix="   wrote to Drafts: ", slot=slot)
     for key in report.reminders.written:
         what = f": {summaries[key]}" if key in summaries else ""
         print(f"   calendar: reminder {key} written{what} (open {_CAL_HINT})", file=out)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.away import Away, shift_for_away
+from daemon.classify.bounce_reason import family
 from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
 from daemon.tracker.states import (
     AutoReply,
@@ -42,6 +43,7 @@ from daemon.tracker.states import (
 )
 
 REMINDER_KIND = {2: "call", 3: "final"}
+RETURNABLE = (State.GHOSTED, State.STOPPED)  # a reply after these revives the sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +95,42 @@ def _end(rec: Record, state: State, at: datetime, why: str) -> Step:
     return ended, (Withdraw(reason=why),), f"sequence ends {state.value}: {why}"
 
 
+def _returned(rec: Record, ev: HumanReply) -> Step:
+    """The contact wrote back after the sequence ended: the door the closing note left open."""
+    new = dataclasses.replace(
+        rec,
+        state=State.REPLIED,
+        ended_at=ev.at,
+        returned_from=rec.state,
+        returned_from_at=rec.ended_at,
+        reply_latencies_hours=(*rec.reply_latencies_hours, _hours(ev.at - rec.last_touch_at)),
+    )
+    where = "in the thread" if ev.in_thread else "in a new thread"
+    days = returned_days(new)
+    why = f"returned after {days} days: human reply from {ev.sender} {where}"
+    was = f"{rec.state.value} since {rec.ended_at.date().isoformat()}" if rec.ended_at else ""
+    new = dataclasses.replace(new, outcome_reason=why)
+    return new, (), f"sequence ends replied: {why} (was {was or rec.state.value})"
+
+
+def returned_days(rec: Record) -> int | None:
+    """Whole days of silence the contact broke by returning, for people to read."""
+    if rec.returned_from is None or rec.ended_at is None:
+        return None
+    return (rec.ended_at - rec.last_touch_at).days  # not from the rounded hours: 23:59:59 is 0
+
+
+def _hours(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 2)
+
+
 def apply(rec: Record, ev: Event, ctx: Context) -> Step:
     """React to one event. Time-driven changes are `advance`'s job."""
     if not rec.state.open and not isinstance(ev, Resume):
         if isinstance(ev, Outbound) and rec.state is State.STOPPED:
             return rec, (), "outbound message while stopped: thread stays stopped"
+        if isinstance(ev, HumanReply) and rec.state in RETURNABLE and not ev.answers_other:
+            return _returned(rec, ev)
         return rec, (), f"{type(ev).__name__} after the sequence ended: no change"
     match ev:
         case Outbound():
@@ -106,9 +139,9 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             what = "ghostwatch draft sent" if ev.gw_key else "consultant's own follow-up"
             return new, (), f"touch {len(touches) - 1}: {what}"
         case HumanReply():
-            hours = (ev.at - rec.last_touch_at).total_seconds() / 3600
+            hours = _hours(ev.at - rec.last_touch_at)
             rec = dataclasses.replace(
-                rec, reply_latencies_hours=(*rec.reply_latencies_hours, round(hours, 2))
+                rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours)
             )
             where = "in the thread" if ev.in_thread else "in a new thread"
             return _end(rec, State.REPLIED, ev.at, f"human reply from {ev.sender} {where}")
@@ -125,18 +158,8 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
             latest = max(until, rec.deferred_until) if rec.deferred_until else until
             new = dataclasses.replace(rec, deferred_until=latest)
             return new, (), f"{why}; next step not before {latest.isoformat()}"
-        case Bounced(hard=True):
-            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
-            new, intents, line = _end(
-                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {ev.status or ''}".strip()
-            )
-            dead = WriteReminder(
-                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
-            )
-            return new, (*intents, dead), line
         case Bounced():
-            new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
-            return new, (), f"soft bounce {ev.status}: noted, schedule continues"
+            return _bounced(rec, ev, ctx)
         case Meeting():
             return _end(rec, State.MET, ev.at, f"meeting with the contact: {ev.summary}")
         case Stop():
@@ -169,6 +192,45 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
     raise TypeError(f"unknown event {ev!r}")  # pragma: no cover
 
 
+def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
+    what = " ".join(p for p in (ev.reason, ev.status) if p)
+    match bounce_family(ev):
+        case "gone":
+            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
+            new, intents, line = _end(
+                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip()
+            )
+            dead = WriteReminder(
+                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
+            )
+            return new, (*intents, dead), line
+        case "rejected" | "mailbox" as kind:
+            new = dataclasses.replace(
+                rec,
+                soft_bounces=rec.soft_bounces + 1,
+                call_instead=ev.reason,
+                call_since=rec.call_since or ev.at,
+            )
+            if kind == "mailbox":
+                return new, (), f"bounce {what}: mailbox cannot take mail, the next step is a call"
+            why = f"mail rejected by their server ({what}): thread stays open"
+            return new, (), f"{why}, next steps by call or message"
+    new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
+    return new, (), f"soft bounce {what}: noted, schedule continues"
+
+
+def bounce_family(ev: Bounced) -> str:
+    """gone | rejected | mailbox | temporary; bounces stored without a reason go by `hard`.
+
+    A 4.x.x status is temporary whatever the reason: the server may still take the mail.
+    """
+    if not ev.reason:
+        return "gone" if ev.hard else "temporary"
+    if ev.status.startswith("4"):
+        return "temporary"
+    return family(ev.reason, ev.status)
+
+
 def _add_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
     return flags if flag in flags else (*flags, flag)
 
@@ -177,13 +239,18 @@ def next_action(rec: Record, ctx: Context) -> NextAction:
     """The next thing the playbook will do for this record, and when."""
     if not rec.state.open:
         return NextAction("none", None, None)
+    if rec.call_instead and rec.call_since is not None:
+        # Email to them is refused: one call/message reminder, and the thread waits for them.
+        at = ctx.calendar.next_working_instant(rec.call_since)
+        step = min(rec.steps_done + 1, ctx.step_count)
+        return NextAction("call", step, at, (f"bounce {rec.call_instead}: call or message",))
     if rec.pending_step is not None:
         return NextAction("wait_for_draft", rec.pending_step, None)
-    if rec.steps_done >= ctx.step_count:
+    if rec.steps_passed >= ctx.step_count:
         due = ctx.calendar.add(rec.last_touch_at, ctx.playbook.close_after)
         trace = (f"all {ctx.step_count} steps done; close_after {ctx.playbook.close_after}",)
         return NextAction("close", None, due.at, trace + due.trace)
-    index = rec.steps_done
+    index = rec.steps_passed
     due = step_due(ctx.playbook, ctx.calendar, rec.started_at, index, rec.last_touch_at)
     at, trace = due.at, due.trace
     if rec.deferred_until is not None and rec.deferred_until > at:
@@ -216,8 +283,10 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
         nxt.action == "draft"
         and rec.drafts_written == 0
         and rec.pending_step is None
-        and _playbook_end(rec, ctx) <= rec.first_seen
+        and _playbook_end(rec, ctx) <= min(rec.first_seen, now)
     ):
+        # Only once the replay has reached the playbook's end: history older than
+        # that (a reply, a meeting, a bounce) is applied first and decides instead.
         new = dataclasses.replace(rec, backfilled=True)
         return _end(
             new,
@@ -225,6 +294,14 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
             _playbook_end(rec, ctx),
             "whole playbook already in the past when first seen",
         )
+    rec, missed = _skip_missed(rec, now, ctx)
+    if missed:
+        nxt = next_action(rec, ctx)
+    line = missed
+    if nxt.action == "call" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
+        kind = "mailbox" if family(rec.call_instead) == "mailbox" else "rejected"
+        call = WriteReminder(step=nxt.step, kind=kind, at=nxt.due)
+        return rec, (call,), line or f"call or message instead of mail since {nxt.due.isoformat()}"
     if nxt.action == "draft" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
         intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
         kind = REMINDER_KIND.get(nxt.step) if nxt.step > 1 else None
@@ -232,8 +309,34 @@ def advance(rec: Record, now: datetime, ctx: Context) -> Step:
             kind = "final"
         if kind:
             intents.append(WriteReminder(step=nxt.step, kind=kind, at=nxt.due))
-        return rec, tuple(intents), f"step {nxt.step} due since {nxt.due.isoformat()}"
-    return rec, (), ""
+        line = line or f"step {nxt.step} due since {nxt.due.isoformat()}"
+        return rec, tuple(intents), line
+    return rec, (), line
+
+
+def _skip_missed(rec: Record, now: datetime, ctx: Context) -> tuple[Record, str]:
+    """Steps whose time had passed before ghostwatch first saw the thread are not drafted.
+
+    When a later step too was already due at first sight, the earlier ones are
+    skipped: the thread gets the step its schedule has reached, never a row of
+    back-dated ones.
+    """
+    horizon = min(rec.first_seen, now)
+    skipped: list[int] = []
+    while True:
+        nxt = next_action(rec, ctx)
+        if nxt.action != "draft" or nxt.step is None or nxt.step >= ctx.step_count:
+            break
+        trial = dataclasses.replace(rec, skipped=(*rec.skipped, nxt.step))
+        after = next_action(trial, ctx)
+        if after.due is None or after.due > horizon:
+            break
+        rec = trial
+        skipped.append(nxt.step)
+    if not skipped:
+        return rec, ""
+    steps = ", ".join(str(n) for n in skipped)
+    return rec, f"step(s) {steps} fell due before ghostwatch first saw the thread: not drafted"
 
 
 def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
@@ -243,11 +346,11 @@ def risk(rec: Record, now: datetime, ctx: Context) -> Risk:
         return Risk.RED
     if rec.state is State.STOPPED:
         return Risk.YELLOW
-    if rec.red_flags or rec.steps_done >= max(ctx.step_count - 1, 1):
+    if rec.red_flags or rec.steps_passed >= max(ctx.step_count - 1, 1):
         return Risk.RED
     nxt = next_action(rec, ctx)
     overdue = nxt.due is not None and nxt.due <= now
-    if rec.steps_done >= 1 or overdue or rec.soft_bounces:
+    if rec.steps_passed >= 1 or overdue or rec.soft_bounces:
         return Risk.YELLOW
     return Risk.GREEN
 
@@ -312,5 +415,5 @@ def _tick(run: Run, now: datetime, ctx: Context, *, final: bool) -> None:
     rec, intents, line = advance(run.record, now, ctx)
     if rec is not run.record:
         _record(run, (rec, intents, line), now)
-    elif final:
+    if final and rec.state.open:
         run.due = list(intents)

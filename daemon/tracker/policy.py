@@ -84,7 +84,7 @@ class Playbook:
     min_gap: Duration
     ooo_default: Duration
     tags: tuple[tuple[str, str], ...] = ()  # effective role/stage/kind/source
-    matched_rules: tuple[int, ...] = field(default=())  # indexes, for explain
+    matched_rules: tuple[int, ...] = field(default=())  # 0-based indexes; explain shows n + 1
     salary_report: str | None = None
     trace: tuple[str, ...] = ()  # how rules produced this playbook, for explain
     title: str | None = None  # the job title, e.g. "高级产品经理"; not the role tag
@@ -493,28 +493,29 @@ def resolve_playbook(
         trace.append(f"tag gw:{key}:{value}")
 
     set_by: dict[str, int] = {}
+    used: set[int] = set()  # rules that gave anything: a tag, a timing field, the job
     for index, rule in enumerate(rules):
         if rule.when.subject is not None and _compile(rule.when.subject) is None:
-            trace.append(f"rule {index}: invalid subject regex {rule.when.subject!r}, ignored")
+            trace.append(f"rule {index + 1}: invalid subject regex {rule.when.subject!r}, ignored")
             continue
         if not rule.set_tags or not rule_matches(rule.when, effective, subject):
             continue
         for raw_key, raw_value in rule.set_tags:
             key, value = _norm(raw_key), _norm(raw_value)
-            head = f"rule {index} ({_describe_when(rule.when)}): set {key}={value}"
+            head = f"rule {index + 1} ({_describe_when(rule.when)}): set {key}={value}"
             if key not in TAG_KEYS:
                 trace.append(f"{head} ignored, only {'/'.join(TAG_KEYS)} can be set")
             elif key in user:
                 trace.append(f"{head} ignored, tag gw:{key}:{user[key]} wins")
             elif key in set_by:
-                trace.append(f"{head} ignored, rule {set_by[key]} set it first")
+                trace.append(f"{head} ignored, rule {set_by[key] + 1} set it first")
             else:
                 effective[key] = value
                 set_by[key] = index
+                used.add(index)
                 trace.append(head)
 
     chosen: dict[str, object] = {}
-    matched: list[int] = []
     fields = ("steps", "close_after", "min_gap", "salary_report")
     for index, rule in enumerate(rules):
         given = [f for f in fields if f not in chosen and getattr(rule, f) is not None]
@@ -522,16 +523,17 @@ def resolve_playbook(
             continue
         for f in given:
             chosen[f] = getattr(rule, f)
-        matched.append(index)
+        used.add(index)
         shown = ", ".join(f"{f} {_describe_value(getattr(rule, f))}" for f in given)
-        trace.append(f"rule {index} ({_describe_when(rule.when)}): {shown}")
+        trace.append(f"rule {index + 1} ({_describe_when(rule.when)}): {shown}")
 
-    details = _resolve_details(base, rules, tags, effective, subject, trace)
+    details = _resolve_details(base, rules, tags, effective, subject, trace, used)
     locale, locale_rule = None, ""
     for index, rule in enumerate(rules):
         if rule.set_locale and rule_matches(rule.when, effective, subject):
             locale = rule.set_locale
-            locale_rule = f"rule {index} ({_describe_when(rule.when)})"
+            locale_rule = f"rule {index + 1} ({_describe_when(rule.when)})"
+            used.add(index)
             trace.append(f"{locale_rule}: locale {locale}")
             break
 
@@ -541,7 +543,7 @@ def resolve_playbook(
         min_gap=chosen.get("min_gap", base.min_gap),  # type: ignore[arg-type]
         ooo_default=base.ooo_default,
         tags=tuple((k, effective[k]) for k in TAG_KEYS if k in effective),
-        matched_rules=tuple(matched),
+        matched_rules=tuple(sorted(used)),
         salary_report=chosen.get("salary_report", base.salary_report),  # type: ignore[arg-type]
         trace=tuple(trace),
         title=details.get("title"),
@@ -577,9 +579,11 @@ def _resolve_details(
     effective: Mapping[str, str],
     subject: str,
     trace: list[str],
+    used: set[int],
 ) -> dict[str, str]:
     """Title and company: gw:title:/gw:company: tag > first matching rule that gives
-    one (a `set` value or a named subject group) > `base`. Appends to `trace`."""
+    one (a `set` value or a named subject group) > `base`. Appends to `trace`, and the
+    index of each rule that gave one to `used`."""
     found: dict[str, str] = {}
     by_tag: set[str] = set()
     for raw_key, raw_value in tags.items():
@@ -600,8 +604,9 @@ def _resolve_details(
             elif key not in found:
                 found[key] = value
                 parts.append(f"{key} {value!r} {how}")
+                used.add(index)
         if parts:
-            trace.append(f"rule {index} ({_describe_when(rule.when)}): {'; '.join(parts)}")
+            trace.append(f"rule {index + 1} ({_describe_when(rule.when)}): {'; '.join(parts)}")
     for key, stated in (("title", base.title), ("company", base.company)):
         value = clean_detail(stated)
         if key not in found and value:

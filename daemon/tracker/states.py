@@ -12,16 +12,22 @@ Outbound (first unanswered message to the contact)
     |  |  +-- Outbound (the consultant's own follow-up: a touch)
     |  |  +-- AutoReply (out of office: the next due moves to the return date)
     |  |  +-- Bounced soft (noted)
+    |  |  +-- Bounced, rejected but alive (spam filter, policy, blocked sender) or mailbox
+    |  |      full / suspended: stays open, the next step is a call or message, not mail
     |  |
     |  +-- time: last step sent and close_after passed --> GHOSTED
     |  +-- time: whole playbook already past when first seen, nothing written --> GHOSTED
+    |      (only once the replay reaches the playbook's end: older history decides first;
+    |       steps that fell due before first sight, with a later one due too, are skipped)
     |
     +-- HumanReply (in the thread, or a new thread from the contact or an alias) --> REPLIED
     +-- Meeting (calendar event with the contact, accepted invitation) --> MET
-    +-- Bounced hard (5.x.x) --> UNDELIVERABLE
+    +-- Bounced hard (the address is gone: userunknown, hostunknown, ...) --> UNDELIVERABLE
     +-- Stop (gw:stop tag, `ghostwatch stop`, deleted draft with on_draft_deleted=stop) --> STOPPED
 
 STOPPED --Resume--> WAITING.  STOPPED ignores Outbound (the thread stays stopped).
+GHOSTED / STOPPED --HumanReply--> REPLIED: the contact returned (the record keeps
+  the earlier outcome; a reply answering a newer outreach elsewhere does not count).
 REPLIED / MET / GHOSTED / UNDELIVERABLE + a later Outbound --> a new sequence starts.
 """
 
@@ -72,6 +78,9 @@ class HumanReply:
     ref: str
     sender: str
     in_thread: bool = True
+    # Sent in another thread the consultant started before it: the answer to that
+    # newer outreach, which has its own sequence, so it does not revive an ended one.
+    answers_other: bool = False
     order: int = 2
 
 
@@ -92,6 +101,7 @@ class Bounced:
     status: str = ""
     recipients: tuple[str, ...] = ()
     order: int = 2
+    reason: str = ""  # sisimai's vocabulary; "" for bounces stored before reasons existed
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +207,34 @@ class Record:
     drafts_written: int = 0
     backfilled: bool = False
     reply_latencies_hours: tuple[float, ...] = ()
+    # Set when a bounce says their server refuses our mail (or the mailbox cannot take
+    # it): the next step is a call or a message, not another email.
+    call_instead: str = ""  # the bounce reason, e.g. "spamdetected"
+    call_since: datetime | None = None
+    # The contact wrote back after the sequence had ended: the outcome it had then.
+    returned_from: State | None = None
+    returned_from_at: datetime | None = None
 
     @property
     def steps_done(self) -> int:
-        """Follow-ups completed: sent touches plus skipped steps."""
-        return len(self.touches) - 1 + len(self.skipped)
+        """Follow-ups sent (SPEC): a draft deleted unsent is skipped, not done."""
+        return len(self.touches) - 1
+
+    @property
+    def steps_passed(self) -> int:
+        """How far the playbook has moved: sent steps plus skipped ones."""
+        return self.steps_done + len(self.skipped)
 
     @property
     def last_touch_at(self) -> datetime:
         return self.touches[-1]
+
+    @property
+    def returned_after_hours(self) -> float | None:
+        """How long the contact stayed silent before returning: last touch to the reply."""
+        if self.returned_from is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.last_touch_at).total_seconds() / 3600, 2)
 
 
 # ---- intents ----------------------------------------------------------------
@@ -221,7 +250,7 @@ class WriteDraft:
 @dataclass(frozen=True, slots=True)
 class WriteReminder:
     step: int
-    kind: str  # call | final | dead_address
+    kind: str  # call | final | dead_address | rejected | mailbox
     at: datetime
 
 
@@ -239,7 +268,7 @@ Intent = WriteDraft | WriteReminder | Withdraw
 class NextAction:
     """What happens next and when, for status and explain."""
 
-    action: str  # draft | wait_for_draft | close | none
+    action: str  # draft | wait_for_draft | close | call | none
     step: int | None
     due: datetime | None
     trace: tuple[str, ...] = field(default=())

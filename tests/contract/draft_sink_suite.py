@@ -18,6 +18,10 @@ an object with these methods (the hook interface; names are stable):
 
     count_drafts() -> int
         How many messages the Drafts folder holds now.
+
+Set `declaration` to the connector's registry entry (`connectors.base.MailConnector`):
+a connector that does not declare `Capability.DRAFTS` (a read-only source) has
+every test here skipped instead of failing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Protocol
 
 import pytest
 
-from connectors.base import DraftSink
+from connectors.base import Capability, DraftSink, MailConnector
 from connectors.model import Address, DraftRef, DraftSpec
 
 
@@ -57,6 +61,13 @@ def make_spec(key: str = "seq42.1", **overrides: object) -> DraftSpec:
 
 class DraftSinkContract:
     """Abstract: subclasses override the `harness` fixture (see module docstring)."""
+
+    declaration: MailConnector | None = None  # None: a fake outside the registry
+
+    @pytest.fixture(autouse=True)
+    def _drafts_declared(self) -> None:
+        if self.declaration is not None and not self.declaration.can(Capability.DRAFTS):
+            pytest.skip("the connector declares no drafts (read-only)")
 
     @pytest.fixture
     def harness(self) -> DraftHarness:

@@ -32,6 +32,10 @@ interface; names and signatures are stable):
 
 The suite only removes or re-tags messages it delivered with a unique
 Message-ID. What the suite holds every connector to is in each test's name.
+
+Set `declaration` to the connector's registry entry (`connectors.base.MailConnector`):
+the folder-role test then asks for the Inbox plus the roles it declares it
+needs, and the entry itself is checked (its opener gives this kind of source).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from connectors.base import MailSource, Scope
+from connectors.base import Capability, MailConnector, MailSource, PushSource, Scope
 from connectors.model import (
     ChangeBatch,
     FolderRole,
@@ -153,6 +157,8 @@ def by_id(changes: Iterable[Any]) -> dict[str | None, MailMessage]:
 class MailSourceContract:
     """Abstract: subclasses override the `harness` fixture (see module docstring)."""
 
+    declaration: MailConnector | None = None  # None: a fake outside the registry
+
     @pytest.fixture
     def harness(self) -> MailHarness:
         raise NotImplementedError("a connector's contract test must provide `harness`")
@@ -164,6 +170,12 @@ class MailSourceContract:
     def test_is_a_mail_source(self, source: MailSource) -> None:
         assert isinstance(source, MailSource)
         assert isinstance(type(source).kind, str) and type(source).kind
+
+    def test_declared_capabilities_hold(self, source: MailSource) -> None:
+        if self.declaration is None:
+            pytest.skip("not a registered connector")
+        # The daemon trusts the declaration and never probes: it must be true.
+        assert self.declaration.can(Capability.PUSH) == isinstance(source, PushSource)
 
     def test_empty_mailbox_still_yields_a_cursor(self, source: MailSource) -> None:
         changes, cursor, _ = scan(source, None)
@@ -330,7 +342,10 @@ class MailSourceContract:
         harness.deliver("drafts", make_raw("draft@example.com"), flags=["\\Draft"])
         harness.deliver("inbox", make_raw("in@example.org"))
         roles = {f.role for f in source.folders()}
-        assert {FolderRole.INBOX, FolderRole.SENT, FolderRole.DRAFTS} <= roles
+        needed = {FolderRole.INBOX, FolderRole.SENT, FolderRole.DRAFTS}
+        if self.declaration is not None:
+            needed = {FolderRole.INBOX, *self.declaration.folder_roles}
+        assert needed <= roles
         found = by_id(scan(source, None)[0])
         assert found["out@example.com"].folder_role is FolderRole.SENT
         assert found["draft@example.com"].folder_role is FolderRole.DRAFTS

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+import connectors
 from connectors.imap import ImapMailbox, Settings, open_mailbox
 from connectors.secrets import SecretSource
 from tests.contract.mail_source_suite import MailSourceContract
@@ -102,6 +103,8 @@ def contract_dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
 
 
 class TestImapMailSource(MailSourceContract):
+    declaration = connectors.mail_connector("imap")
+
     @pytest.fixture
     def harness(self, contract_dovecot: Dovecot) -> Iterator[ImapHarness]:
         harness = ImapHarness(contract_dovecot.add_user("contract"))

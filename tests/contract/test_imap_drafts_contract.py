@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import connectors
 from connectors.imap import ImapDrafts, Settings, open_drafts
 from connectors.imap.normalize import parse_ref
 from connectors.model import DraftRef
@@ -77,6 +78,8 @@ def drafts_dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
 
 
 class TestImapDraftSink(DraftSinkContract):
+    declaration = connectors.mail_connector("imap")
+
     @pytest.fixture
     def harness(self, drafts_dovecot: Dovecot) -> Iterator[ImapDraftHarness]:
         harness = ImapDraftHarness(drafts_dovecot.add_user("drafts"))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import connectors
 from connectors.compose import content_hash
 from connectors.errors import ConfigProblem, CursorExpired
 from connectors.headers import parse_header_block
@@ -134,12 +135,16 @@ def maildir(request: pytest.FixtureRequest, tmp_path: Path) -> MaildirHarness:
 
 
 class TestMaildirSource(MailSourceContract):
+    declaration = connectors.mail_connector("maildir")
+
     @pytest.fixture
     def harness(self, maildir: MaildirHarness) -> MaildirHarness:
         return maildir
 
 
 class TestMaildirDrafts(DraftSinkContract):
+    declaration = connectors.mail_connector("maildir")
+
     @pytest.fixture
     def harness(self, maildir: MaildirHarness) -> MaildirHarness:
         return maildir

@@ -74,8 +74,8 @@ def test_init_writes_a_config_that_check_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "gw" / "config.toml"
-    code, out, _ = run(capsys, "init", str(target))
+    code, out, _ = run(capsys, "init", str(target), "--address", "li.lei@hunter.example")
     assert code == 0 and "ghostwatch --config" in out
     assert oct(target.stat().st_mode & 0o777) == "0o600"
-    code, _, err = run(capsys, "init", str(target))
+    code, _, err = run(capsys, "init", str(target), "--address", "li.lei@hunter.example")
     assert code == 1 and "already exists" in err

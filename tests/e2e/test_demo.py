@@ -34,3 +34,12 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     again = io.StringIO()
     assert run_demo(tmp_path, again) == 0
     assert again.getvalue().count("wrote to Drafts") == story.count("wrote to Drafts")
+
+
+def test_the_demo_tells_each_ending_once(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_demo(tmp_path, out) == 0
+    story = out.getvalue()
+    assert story.count("emma.clarke@mail.example: replied") == 1
+    for contact in ("liu.yang@old-company.example", "zhang.wei@corp.example"):
+        assert story.count(f"   {contact}: ") == 1

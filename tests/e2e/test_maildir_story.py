@@ -110,7 +110,8 @@ def test_deleting_a_draft_skips_the_step(desk: Desk) -> None:
     desk.delete_draft(sample.WANG[1])
     desk.gw("once", now="2026-11-03T12:00+08:00")
     row = by_contact(desk.status("2026-11-03T12:00+08:00"), sample.WANG[1])
-    assert (row["state"], row["steps_done"], row["next_step"]) == ("waiting", 1, 2)
+    # SPEC: steps_done counts follow-ups sent; the deleted step is skipped, not done.
+    assert (row["state"], row["steps_done"], row["next_step"]) == ("waiting", 0, 2)
     assert desk.drafts() == []
 
 

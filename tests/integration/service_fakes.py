@@ -11,9 +11,10 @@ import queue
 from collections.abc import Iterator
 from typing import Any
 
+from connectors.base import Capability, MailConnector
 from connectors.maildir import MaildirSource, Settings, open_drafts
 
-__all__ = ["PUSHES", "Settings", "open_drafts", "open_mailbox"]
+__all__ = ["CONNECTOR", "PUSHES", "Settings", "open_drafts", "open_mailbox"]
 
 PUSHES: queue.SimpleQueue[bool] = queue.SimpleQueue()
 SECRET_TEXT = "王芳您好，offer 细节如下"
@@ -36,3 +37,11 @@ def open_mailbox(settings: Settings) -> MaildirSource:
     if settings.path.endswith("boom"):
         return BoomSource(settings)
     return PushSource(settings)
+
+
+CONNECTOR = MailConnector(
+    settings=Settings,
+    open_mailbox=open_mailbox,
+    open_drafts=open_drafts,
+    capabilities=frozenset({Capability.DRAFTS, Capability.PUSH}),
+)

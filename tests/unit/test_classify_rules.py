@@ -184,7 +184,7 @@ def test_dsn_with_auto_submitted_auto_replied_is_bounce() -> None:
     verdict = classify(raw)
     assert verdict.kind == "bounce"
     assert verdict.bounce == BounceInfo(
-        ("gone@candidate.example",), "5.1.1", True, "smtp; 550 5.1.1 sorry"
+        ("gone@candidate.example",), "5.1.1", True, "smtp; 550 5.1.1 sorry", "userunknown"
     )
     assert "5.1.1" in verdict.reason
 
@@ -197,20 +197,22 @@ def test_dsn_headers_only_asks_for_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "action", "hard"),
+    ("status", "action", "hard", "reason"),
     [
-        ("5.1.1", "failed", True),
-        ("5.2.2", "failed", False),  # mailbox full: may clear up
-        ("4.4.7", "delayed", False),
-        ("4.2.2", "failed", False),
-        ("5.7.1", "failed", True),
+        ("5.1.1", "failed", True, "userunknown"),
+        ("5.2.2", "failed", False, "mailboxfull"),  # mailbox full: may clear up
+        ("4.4.7", "delayed", False, "expired"),
+        ("4.2.2", "failed", False, "mailboxfull"),
+        # Issue 8: a 5.7.1 refusal is the server's policy, not a dead address.
+        ("5.7.1", "failed", False, "securityerror"),
     ],
 )
-def test_hard_and_soft(status: str, action: str, hard: bool) -> None:
+def test_hard_and_soft(status: str, action: str, hard: bool, reason: str) -> None:
     verdict = classify(dsn(status=status, action=action))
     assert verdict.kind == "bounce"
     assert verdict.bounce is not None
     assert (verdict.bounce.status, verdict.bounce.hard) == (status, hard)
+    assert verdict.bounce.reason == reason
 
 
 def test_bounce_relayed_through_a_list_is_still_bounce() -> None:
@@ -393,7 +395,13 @@ def test_classification_json_shape() -> None:
         "file": "a.eml",
         "kind": "bounce",
         "reason": bounced["reason"],
-        "bounce": {"recipients": ["gone@candidate.example"], "status": "5.2.2", "hard": False},
+        "bounce": {
+            "recipients": ["gone@candidate.example"],
+            "status": "5.2.2",
+            "hard": False,
+            "reason": "mailboxfull",
+            "family": "mailbox",
+        },
     }
     away = classify(human(("Auto-Submitted", "auto-replied"), body="Back on 3 December 2026.\n"))
     assert classification_json("b.eml", away)["return_date"] == "2026-12-03"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pytest
 
 import connectors
+from connectors.base import MailConnector
 from connectors.secrets import SecretSource
 from daemon.config import (
     AccountConfig,
@@ -69,6 +70,7 @@ class SpecImapSettings:
 def _register(monkeypatch: pytest.MonkeyPatch, kind: str, settings: type) -> None:
     module = types.ModuleType(f"gw_test_{kind}")
     module.Settings = settings  # type: ignore[attr-defined]
+    module.CONNECTOR = MailConnector(settings=settings, open_mailbox=settings)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setitem(connectors.MAIL_CONNECTORS, kind, module.__name__)
 

@@ -50,7 +50,7 @@ def test_subject_rule_sets_stage_then_stage_rule_gives_48h_steps() -> None:
     got = resolve_playbook(BASE, rules, {"kind": "candidate"}, "Re: Your offer from ACME")
     assert got.steps == durations("48h", "96h", "144h")
     assert dict(got.tags) == {"stage": "offer", "kind": "candidate"}
-    assert got.matched_rules == (2,)
+    assert got.matched_rules == (1, 2)  # the rule that set the stage counts too (issue 8)
     assert any("set stage=offer" in line for line in got.trace)
 
 
@@ -290,3 +290,12 @@ def test_an_empty_capture_leaves_it_to_later_rules() -> None:
     fallback = Rule(when=RuleMatch(subject="Hello"), set_title="Account Manager")
     got = resolve_playbook(BASE, [empty, fallback], {}, "Hello")
     assert got.title == "Account Manager"
+
+
+def test_a_rule_that_only_names_the_job_is_listed_as_matched() -> None:
+    job = Rule(when=RuleMatch(subject=r"(?P<company>\w+) \| (?P<title>[\w ]+) role"))
+    got = resolve_playbook(BASE, [EXEC, job], {}, "ACME | Staff Engineer role")
+    assert (got.title, got.company) == ("Staff Engineer", "ACME")
+    assert got.matched_rules == (1,)
+    # One numbering for people: the trace says "rule 2", like explain's "rules matched".
+    assert any(line.startswith("rule 2 ") for line in got.trace)

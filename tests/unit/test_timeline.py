@@ -175,3 +175,14 @@ def test_a_reply_dated_slightly_in_the_future_counts_when_it_is_read() -> None:
     assert _event_time(far) == seen + timedelta(days=3)
     normal = Message(sent_at=seen - timedelta(hours=2), seen_at=seen)
     assert _event_time(normal) == seen - timedelta(hours=2)
+
+
+def test_a_reply_in_a_thread_the_consultant_started_later_answers_that_outreach() -> None:
+    tf = facts([OUT], ME)
+    assert tf is not None
+    mine = msg("n", 20, "in", "wang@cand.example", thread_id=7)  # a thread we began on the 18th
+    theirs = msg("t", 21, "in", "wang@cand.example", thread_id=8)  # a thread they began
+    started = {7: datetime(2026, 11, 18, 10, tzinfo=SH)}
+    events = events_for([OUT], [mine, theirs], [], ME, tf, outreach_elsewhere=started)
+    replies = {e.ref: e.answers_other for e in events if isinstance(e, HumanReply)}
+    assert replies == {"n": True, "t": False}

@@ -83,7 +83,7 @@ def test_replay_invariants(events: list[Event], later: int, rnd: random.Random) 
         assert len(drafts) <= 1  # never two drafts at once for one thread
         if drafts:
             assert rec.state is State.WAITING and rec.pending_step is None
-            assert drafts[0].step == rec.steps_done + 1 <= len(CTX.playbook.steps)
+            assert drafts[0].step == rec.steps_passed + 1 <= len(CTX.playbook.steps)
             assert drafts[0].due <= now
         if rec.state.open:
             assert rec.ended_at is None

@@ -1,7 +1,7 @@
 """the detected language of the consultant's outreach
 
-Revision ID: 0003_lang
-Revises: 0002
+Revision ID: 0005_lang
+Revises: 0004_history
 
 Drafts follow the language of the consultant's own outreach in the thread
 (SPEC §5). The outreach's subject and text part are read once, transiently;
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_lang"
-down_revision = "0002"
+revision = "0005_lang"
+down_revision = "0004_history"
 branch_labels = None
 depends_on = None
 
