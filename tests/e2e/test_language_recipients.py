@@ -109,7 +109,7 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
         in cli(desk, "explain", "zhao.min@cand.example").stdout
     )
     assert (
-        "draft language: zh-CN (from rule 0" in cli(desk, "explain", "kate@globex.example").stdout
+        "draft language: zh-CN (from rule 1" in cli(desk, "explain", "kate@globex.example").stdout
     )
     acme = cli(desk, "explain", "hm2@acme.example").stdout
     assert "also to (an answer from any counts): Ben Ray <hm2@acme.example>" in acme

@@ -110,6 +110,6 @@ def test_the_first_matching_rule_with_a_locale_sets_it() -> None:
     )
     base = PolicyConfig().base_playbook()
     played = resolve_playbook(base, rules, {}, "[Globex] Head of data")
-    assert (played.locale, played.locale_rule) == ("en", "rule 1 (subject ~ '\\\\[Globex\\\\]')")
+    assert (played.locale, played.locale_rule) == ("en", "rule 2 (subject ~ '\\\\[Globex\\\\]')")
     assert resolve_playbook(base, rules, {"role": "exec"}, "[Globex] x").locale == "zh-CN"
     assert resolve_playbook(base, rules, {}, "Acme").locale is None
