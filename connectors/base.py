@@ -135,6 +135,18 @@ class MailSource(Protocol):
 
 
 @runtime_checkable
+class TagWriter(Protocol):
+    """Sets or clears one gw: tag on one message (sources declaring Capability.TAGS_WRITE).
+
+    Used for what must outlive the database: `ghostwatch stop` leaves `gw:stop`
+    on the thread, so a rebuilt database still knows the thread is stopped.
+    False when the message is gone (or its folder's UIDs changed).
+    """
+
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool: ...
+
+
+@runtime_checkable
 class PushSource(Protocol):
     """A MailSource that can wait for news (declared with `Capability.PUSH`).
 
@@ -202,6 +214,8 @@ class Capability(enum.StrEnum):
     DRAFTS = "drafts"  # open_drafts gives a DraftSink for the account's Drafts
     PUSH = "push"  # the MailSource is a PushSource (IMAP IDLE, Gmail watch, Graph webhooks)
     READ_ONLY = "read-only"  # ghostwatch writes nothing there: drafts are only previewed
+    # The MailSource is a TagWriter: gw:stop and gw:skip survive a lost database in the mailbox.
+    TAGS_WRITE = "tags-write"
 
 
 @dataclass(frozen=True, slots=True)

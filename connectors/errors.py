@@ -8,6 +8,8 @@ stop. Messages never contain passwords, tokens or message bodies.
 from __future__ import annotations
 
 import enum
+import errno
+import socket
 
 
 class Severity(enum.IntEnum):
@@ -30,7 +32,7 @@ class ConnectorError(Exception):
 class Transient(ConnectorError):
     """Network hiccup, timeout, server busy: retry with backoff."""
 
-    hint = "the server did not answer in time; ghostwatch retries with backoff"
+    hint = "ghostwatch retries with backoff"
 
 
 class RateLimited(Transient):
@@ -71,3 +73,54 @@ class ConfigProblem(ConnectorError):
     """A connector setting is unusable (plain text to a remote host...)."""
 
     severity = Severity.FATAL
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception behind a library's wrappers (HTTP libraries nest the
+    socket error three deep: ConnectionError <- MaxRetryError.reason <- ...)."""
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        inner = reason if isinstance(reason, BaseException) else None
+        inner = inner or current.__cause__ or current.__context__
+        if inner is None:
+            break
+        current = inner
+    return current
+
+
+def network_problem(
+    host: str, port: int, exc: BaseException, *, usual_ports: str = ""
+) -> tuple[str, str]:
+    """(message, hint) for a failed connection, naming its real cause: a name that
+    does not resolve, a port nobody listens on and a server that never answers
+    call for different fixes."""
+    where = f"cannot reach {f'[{host}]' if ':' in host else host}:{port}"
+    retry = "ghostwatch retries with backoff"
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"{where}: the host name {host} does not resolve (DNS: {exc.strerror or exc})",
+            f"check the host name (a typo?) and that this machine's network and DNS work; {retry}",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"{where}: nothing listens on that port (connection refused)",
+            f"check the port{f' ({usual_ports})' if usual_ports else ''} and that the server "
+            f"runs; {retry}",
+        )
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        return (
+            f"{where}: the server did not answer in time",
+            f"the server or the network is down or slow (raise timeout if only slow); {retry}",
+        )
+    if isinstance(exc, ConnectionResetError):
+        return f"{where}: the connection was reset (RST from the server or the network)", retry
+    if isinstance(exc, ConnectionAbortedError):
+        return f"{where}: the connection was aborted on this machine", retry
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return f"{where}: no route to the host ({exc.strerror})", f"check the network; {retry}"
+    if isinstance(exc, EOFError) or not isinstance(exc, OSError):
+        return f"{where}: the server closed the connection before answering", retry
+    return f"{where}: {exc.strerror or type(exc).__name__}", retry

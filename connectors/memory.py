@@ -191,6 +191,14 @@ class MemoryMailbox:
     def capabilities(self) -> Capabilities:
         return Capabilities(frozenset({"fetch_raw", "flags", "tags", "drafts"}))
 
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool:
+        stored = self._messages.get(ref)
+        if stored is None:
+            return False
+        tags = stored.tags | {tag} if on else stored.tags - {tag}
+        self._touch(ref, tags=_normalize_tags(tags))
+        return True
+
     def folders(self) -> list[Folder]:
         return list(self._folders.values())
 

@@ -43,14 +43,27 @@ class SecretSource:
                 raise ConfigProblem(f"cannot read password_file {path}: {exc.strerror}") from None
         if self.command:
             try:
-                done = subprocess.run(
-                    shlex.split(self.command),
-                    capture_output=True,
-                    timeout=timeout,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ConfigProblem(f"password_command failed: {type(exc).__name__}") from None
+                argv = shlex.split(self.command)
+            except ValueError as exc:
+                raise ConfigProblem(f"password_command: cannot split it ({exc})") from None
+            if not argv:
+                raise ConfigProblem("password_command: empty")
+            try:
+                done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+            except FileNotFoundError:
+                raise ConfigProblem(
+                    f"password_command: `{argv[0]}` not found",
+                    hint=f"install {argv[0]}, or give its full path in password_command",
+                ) from None
+            except PermissionError:
+                raise ConfigProblem(f"password_command: `{argv[0]}` is not executable") from None
+            except subprocess.TimeoutExpired:
+                raise ConfigProblem(
+                    f"password_command: `{argv[0]}` did not finish within {timeout:g}s",
+                    hint="a password manager waiting for a passphrase? unlock it first",
+                ) from None
+            except OSError as exc:
+                raise ConfigProblem(f"password_command: `{argv[0]}`: {exc.strerror}") from None
             if done.returncode != 0:
                 raise ConfigProblem(f"password_command exited with {done.returncode}")
             return done.stdout.decode("utf-8", errors="replace").split("\n", 1)[0].rstrip("\r")

@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.errors import ConnectorError
-from daemon import commands
+from daemon import commands, failures
 from daemon.config import ConfigError, default_config_path
 from daemon.errors import GhostwatchError, UsageError
 from daemon.logsetup import setup as setup_logging
@@ -74,11 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("html", "csv", "json"), default="html")
     c.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     c.add_argument("--since", help="only sequences that began on or after this date (YYYY-MM-DD)")
+    c = sub.add_parser("backup", help="a consistent copy of the database (safe while `run` runs)")
+    c.add_argument("path", type=Path, metavar="PATH", help="the backup file, or a folder for it")
     c = sub.add_parser(
         "demo", help="the whole cycle on a built-in sample mailbox, no server needed"
     )
     c.add_argument("--dir", type=Path, help="keep the sample mailbox and calendar here")
     return p
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from daemon.backup import backup
+    from daemon.config import load_config
+
+    written = backup(load_config(args.config).daemon.database, args.path)
+    print(f"backup written to {written} ({written.stat().st_size} bytes)")
+    return 0
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -96,6 +109,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "classify": commands.cmd_classify,
     "report": commands.cmd_report,
     "demo": commands.cmd_demo,
+    "backup": cmd_backup,
 }
 
 
@@ -123,6 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"\n  {exc.hint}" if exc.hint else ""
         print(f"ghostwatch: {exc}{hint}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    except SQLAlchemyError as exc:
+        # A database failure the store did not translate: the driver's words, never the
+        # SQL parameters (addresses, subjects).
+        if args.verbose:
+            log.exception("failed")
+        print(f"ghostwatch: {failures.describe(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -20,11 +20,13 @@ from daemon import classify
 from daemon.app import App, mailbox, open_app
 from daemon.config import AccountConfig, Config, load_config
 from daemon.cycle import calendar_of, run_cycle, sync_account
+from daemon.db.engine import mask_url
 from daemon.db.tables import Account, Control, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import Decision, account_id, decide, evaluate, to_view
 from daemon.errors import GhostwatchError, NotFound, UsageError
 from daemon.lookup import control_contact, find_thread, untracked_reason
+from daemon.marks import mark_thread
 from daemon.outbox import drafts_of
 from daemon.present import (
     AccountHealth,
@@ -153,13 +155,6 @@ def _check_calendar(account: AccountConfig) -> list[str]:
         hint = f" ({exc.hint})" if exc.hint else ""
         return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
     return []
-
-
-def mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -347,6 +342,11 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
             print(f"[{name}] left your edited draft {key} alone")
         for key in reminders.removed:
             print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
+    split = any(d.facts.separate for d in decisions if d.thread_id == tid)
+    # A gw:stop keyword would stop every Bcc recipient's sequence of the thread: a stop
+    # naming one of them stays in the database only.
+    if not (split and who) and (note := mark_thread(app, name, tid, action)):
+        print(note)
     return 0
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import update
 import connectors
 from connectors.base import CalendarSource, Capability, DraftSink, MailSource
 from connectors.model import CalendarEvent
+from daemon.adopt import adopt_own_drafts
 from daemon.app import App, mailbox
 from daemon.away import away_at, away_periods
 from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calendar
@@ -24,6 +25,7 @@ from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
 from daemon.decide import Decision, Policy, account_id, decide, evaluate, threads_to_decide
 from daemon.ingest import SyncReport, sync_mail
+from daemon.marks import mark_skips, tag_writer
 from daemon.outbox import (
     Author,
     OutboxReport,
@@ -158,6 +160,8 @@ def run_cycle(
         with app.store.reader() as s:
             acct = account_id(s, account.name)
         assert acct is not None  # sync created it
+        # Before deciding: a rebuilt database must know the drafts the mailbox holds.
+        adopt_own_drafts(app.store, account.name, acct, account.address, now)
         if cal is not None:
             report.calendar = sync_calendar(
                 app.store, acct, cal, now, lookback=app.config.daemon.lookback
@@ -169,6 +173,8 @@ def run_cycle(
         held = {} if dry_run else _open_backup_sinks(app, acct, others, now)
         if sink is not None and not dry_run:
             reconcile(app.store, acct, sink, now)
+            if (writer := tag_writer(source, account.mail.type)) is not None:
+                mark_skips(app.store, writer, account.name, acct, now)  # for a rebuilt database
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
         _read_languages(app, acct, source, policy)

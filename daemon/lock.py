@@ -36,6 +36,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from daemon.db.engine import make_engine
+from daemon.db.guard import translate_os
 from daemon.errors import AlreadyRunning, StoreError
 
 # One fixed 64-bit key: advisory locks are scoped to the database already.
@@ -88,7 +89,10 @@ class FileLock:
         path = database.with_name(database.name + ".lock")
         # os.open is close-on-exec by default (PEP 446): a password_command child
         # that outlives us must not inherit, and so keep, the lock.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise translate_os(exc, path) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -292,6 +292,12 @@ def events_for(
     # The stop takes effect when ghostwatch read the tag, not when the tagged message was
     # written: a tag on the outreach itself would otherwise record no silence at all.
     stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
+    controls = list(controls)
+    latest = max(controls, key=lambda c: c.at, default=None)
+    if latest is not None and latest.action == "stop":
+        # `ghostwatch stop` sets the tag too (for a rebuilt database); the control
+        # knows the real time of the stop.
+        stop_times = []
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))

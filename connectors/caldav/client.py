@@ -34,6 +34,8 @@ from connectors.errors import (
     Permanent,
     RateLimited,
     Transient,
+    network_problem,
+    root_cause,
 )
 
 log = logging.getLogger(__name__)
@@ -349,6 +351,12 @@ class CaldavWire:
             cls = Transient if status >= 500 else Permanent
             raise cls(f"{what} {shown(url)}: {type(exc).__name__} {_reason(exc)}") from None
         except (http.exceptions.RequestException, OSError) as exc:
+            cause = root_cause(exc)
+            if isinstance(cause, OSError | EOFError):
+                parts = urlsplit(url)
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                message, hint = network_problem(parts.hostname or "", port, cause)
+                raise Transient(f"{what} {shown(url)}: {message}", hint=hint) from None
             raise Transient(f"{what} {shown(url)}: {type(exc).__name__}") from None
         except etree.LxmlError as exc:
             raise Transient(f"{what} {shown(url)}: unreadable XML answer ({exc})") from None

@@ -38,7 +38,7 @@ CONNECTOR = MailConnector(
     settings=Settings,
     open_mailbox=open_mailbox,
     open_drafts=open_drafts,
-    capabilities=frozenset({Capability.DRAFTS, Capability.PUSH}),
+    capabilities=frozenset({Capability.DRAFTS, Capability.PUSH, Capability.TAGS_WRITE}),
     folder_roles={
         FolderRole.SENT: "set sent_folder",
         FolderRole.DRAFTS: "set drafts_folder",

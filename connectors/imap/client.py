@@ -12,6 +12,7 @@ import contextlib
 import imaplib
 import logging
 import re
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +23,14 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, LoginError
 
-from connectors.errors import AuthFailed, ConfigProblem, ConnectorError, Transient, Unsupported
+from connectors.errors import (
+    AuthFailed,
+    ConfigProblem,
+    ConnectorError,
+    Transient,
+    Unsupported,
+    network_problem,
+)
 from connectors.imap.fetchparse import parse_fetches, read_tagged
 from connectors.imap.folders import ListedFolder
 from connectors.imap.settings import Settings, is_loopback
@@ -197,6 +205,23 @@ class Wire:
             if isinstance(v, int) and not isinstance(v, bool)
         }
 
+    @_guard("SELECT")
+    def select(self, folder: str) -> int:
+        """Select `folder` read-write (for STORE); its UIDVALIDITY."""
+        self.counts[folder] += 1
+        self.selected = self.watching = None
+        raw = self._client.select_folder(folder, readonly=False)
+        self.selected = folder
+        return int(raw.get(b"UIDVALIDITY", -1))
+
+    @_guard("UID STORE")
+    def set_keyword(self, folder: str, uid: int, keyword: str, *, on: bool) -> None:
+        self._require(folder)
+        self.counts[folder] += 1
+        self.watching = None
+        change = self._client.add_flags if on else self._client.remove_flags
+        change([uid], [keyword.encode("ascii")], silent=True)
+
     @_guard("UID SEARCH")
     def search(self, folder: str, criteria: Sequence[str | date]) -> list[int]:
         self._require(folder)
@@ -324,7 +349,42 @@ def _vanished(lines: list[Any]) -> set[int]:
     return uids
 
 
+KEEPALIVE_PROBES = 4
+
+
+def keep_alive(sock: socket.socket, idle: float) -> None:
+    """TCP keepalive: a peer gone silent (no FIN, no RST) fails the next read with
+    ETIMEDOUT after about 2 x idle, which every caller already treats as a lost
+    connection. An IDLE connection sends nothing for minutes: without this, only
+    the next re-IDLE would find out."""
+    if idle <= 0:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    seconds = max(1, round(idle))
+    interval = max(1, round(idle / KEEPALIVE_PROBES))
+    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; macOS has only TCP_KEEPALIVE (idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+    elif hasattr(socket, "TCP_KEEPALIVE"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPALIVE, seconds)
+    if hasattr(socket, "TCP_KEEPINTVL"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        # The same bound for data sent into the void (a NOOP or DONE nobody acknowledges).
+        limit = (seconds + interval * KEEPALIVE_PROBES) * 1000
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, limit)
+
+
 def _open_socket(settings: Settings) -> IMAPClient:
+    client = _connect_socket(settings)
+    try:
+        keep_alive(client.socket(), settings.keepalive)
+    except OSError as exc:
+        log.debug("TCP keepalive not set for %s: %s", settings.host, exc)
+    return client
+
+
+def _connect_socket(settings: Settings) -> IMAPClient:
     timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
     host, port = settings.host, settings.port
     try:
@@ -352,8 +412,9 @@ def _open_socket(settings: Settings) -> IMAPClient:
             f"TLS handshake with {host}:{port} failed ({exc.reason})",
             hint="check port and security (993 = tls, 143 = starttls)",
         ) from None
-    except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ConnectionLost(f"cannot reach {host}:{port} ({type(exc).__name__})") from None
+    except (OSError, imaplib.IMAP4.abort, EOFError) as exc:
+        message, hint = network_problem(host, port, exc, usual_ports="993 = tls, 143 = starttls")
+        raise ConnectionLost(message, hint=hint) from None
 
 
 def _upgrade(client: IMAPClient, settings: Settings) -> None:

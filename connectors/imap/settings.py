@@ -51,6 +51,16 @@ class Settings:
     drafts_folder: str | None = None
     # Messages per FETCH command and per batch handed to the daemon.
     fetch_chunk: int = 500
+    # Seconds a connection may be silent before TCP keepalive probes it (4 probes,
+    # a quarter of this apart), so a connection that died without a word (Wi-Fi
+    # change, NAT timeout) is noticed within about twice this; 0 turns it off.
+    keepalive: float = 60.0
+
+    def __post_init__(self) -> None:
+        # "[::1]" as in URLs: the brackets are not part of the address.
+        host = self.host.strip()
+        if host.startswith("[") and host.endswith("]"):
+            object.__setattr__(self, "host", host[1:-1])
 
     def problems(self) -> list[str]:
         """Everything wrong with these settings, as `key: value: fix` lines (empty if fine)."""
@@ -72,6 +82,8 @@ class Settings:
             found.append("password: not set: set password_command, password_file or password_env")
         if self.timeout <= 0:
             found.append(f"timeout: {self.timeout}: use a positive number of seconds")
+        if self.keepalive < 0:
+            found.append(f"keepalive: {self.keepalive}: use seconds (60), or 0 to turn it off")
         if not 1 <= self.fetch_chunk <= 10_000:
             found.append(f"fetch_chunk: {self.fetch_chunk}: use 1..10000")
         return found

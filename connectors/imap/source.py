@@ -118,7 +118,27 @@ class ImapMailbox:
     # MailSource ----------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
+        # Keywords are base IMAP (RFC 3501 STORE): every server can carry gw: tags.
         return Capabilities(names=self._retrying(lambda w: w.caps))
+
+    def tag_message(self, ref: str, tag: str, *, on: bool) -> bool:
+        """STORE +/-FLAGS (tag) on the message, if it is still where the ref says."""
+        try:
+            uidvalidity, uid, folder = parse_ref(ref)
+        except ValueError:
+            raise Permanent(f"not an IMAP ref: {ref[:80]!r}") from None
+
+        def store(wire: Wire) -> bool:
+            self._examined = None
+            try:
+                if wire.select(folder) != uidvalidity:
+                    return False
+            except CommandFailed:
+                return False  # the folder itself is gone
+            wire.set_keyword(folder, uid, tag, on=on)
+            return True
+
+        return self._retrying(store)
 
     def folders(self) -> list[Folder]:
         return [folder for folder, _ in self._retrying(self._roles)]
@@ -221,7 +241,7 @@ class ImapMailbox:
                 self._drop_wire()
                 if attempt >= self._attempts:
                     raise Transient(
-                        f"{self.settings.host}: gave up after {attempt} attempts ({exc})"
+                        f"{exc} (gave up after {attempt} attempts)", hint=exc.hint
                     ) from None
                 self._pause(attempt)
             except CommandFailed as exc:
@@ -313,7 +333,7 @@ class ImapMailbox:
                 self._drop_wire()
                 if attempt >= self._attempts:
                     raise Transient(
-                        f"{self.settings.host}: gave up after {attempt} attempts ({exc})"
+                        f"{exc} (gave up after {attempt} attempts)", hint=exc.hint
                     ) from None
                 self._pause(attempt)
         raise AssertionError("unreachable")

@@ -15,10 +15,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from daemon.db.guard import check_sqlite_file, classify, disk_full, translate_sqlite
 from daemon.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and :memory:."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database URL {url!r} is not valid: {exc}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
+        return Path(parsed.database).expanduser()
+    return None
+
+
+def make_engine(url: str) -> Engine:
+    path = sqlite_file(url)
+    parsed = make_url(url)
+    if path is not None:
+        check_sqlite_file(path)
+        parsed = parsed.set(database=str(path))
     try:
         engine = create_engine(parsed, future=True)
     except Exception as exc:  # a missing driver shows up here (e.g. psycopg)
@@ -93,11 +103,29 @@ def migrate(engine: Engine) -> None:
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except OperationalError as exc:
-        raise StoreError(f"cannot open the database: {exc.orig}") from None
+    except DBAPIError as exc:
+        raise store_error(engine.url.render_as_string(), exc) from None
     finally:
         if target is not engine:
             target.dispose()
+
+
+def store_error(url: str, exc: DBAPIError) -> StoreError:
+    path = sqlite_file(url)
+    if path is not None:
+        return translate_sqlite(exc, path)
+    where = mask_url(url)
+    if classify(exc) == "full":
+        return disk_full(where)
+    return StoreError(f"the database {where} failed: {str(exc.orig).splitlines()[0]}")
+
+
+def mask_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 def schema_tables(engine: Engine) -> set[str]:
@@ -116,13 +144,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._translated(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self._translated(), self._sessions() as session:
             yield session
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Disk full, read-only, damaged: a StoreError naming the file. Other database
+        errors (a constraint race the caller handles) pass through unchanged."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if classify(exc) is None:
+                raise
+            raise store_error(self.url, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()

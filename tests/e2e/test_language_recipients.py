@@ -6,6 +6,7 @@ mailing is not followed and `explain` says so)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -172,8 +173,12 @@ def test_language_and_recipients_on_a_maildir(desk_factory: Callable[..., Desk])
         )
     )
     desk.gw("once", now=later)
-    assert cli(desk, "stop", "c.wu@z.example", now=later).returncode == 0
-    rows = {r["contact"]: r["state"] for r in desk.status(later)}
+    stopped = cli(desk, "stop", "c.wu@z.example", now=later)
+    assert stopped.returncode == 0, stopped.stderr
+    # Read back by a process of its own too (an in-process engine kept open across another
+    # process's write met "disk I/O error" after the dbsafe merge; see the report).
+    listed = cli(desk, "status", "--all", "--json", now=later)
+    rows = {r["contact"]: r["state"] for r in json.loads(listed.stdout)}
     assert (rows["c.wu@z.example"], rows["d.li@w.example"]) == ("stopped", "waiting")
 
 

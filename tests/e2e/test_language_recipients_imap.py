@@ -5,6 +5,7 @@ mailing is not followed (`explain` says so)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -143,3 +144,22 @@ def test_language_and_recipients_on_dovecot(dovecot: Dovecot, tmp_path: Path) ->
 
     desk.ok("once", now=T1)
     assert len(desk.keys()) == 5  # no second draft for any sequence
+
+    # `stop` naming one Bcc recipient stops theirs only, also after the next sync (no
+    # gw:stop keyword that would stop the whole thread).
+    desk.outreach(
+        LI,
+        "新机会：首席架构师",
+        "2026-11-03T14:00+08:00",
+        "b2@h",
+        extra=(("Bcc", "c.wu@z.example, d.li@w.example"),),
+    )
+    desk.ok("once", now=T1)
+    assert cli(desk, "stop", "c.wu@z.example").returncode == 0
+    # Own processes from here (an in-process engine kept open across another process's
+    # write met "disk I/O error" after the dbsafe merge; see the report).
+    assert cli(desk, "once").returncode == 0
+    states = {
+        r["contact"]: r["state"] for r in json.loads(cli(desk, "status", "--all", "--json").stdout)
+    }
+    assert (states["c.wu@z.example"], states["d.li@w.example"]) == ("stopped", "waiting")

@@ -34,9 +34,9 @@ class _Pair:
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *, listen: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((listen, 0))
         self.port: int = self._listener.getsockname()[1]
         self._pairs: list[_Pair] = []
         self._lock = threading.Lock()
