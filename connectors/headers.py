@@ -27,6 +27,7 @@ ALWAYS_KEEP = frozenset(
         "from",
         "to",
         "cc",
+        "bcc",
         "subject",
         "date",
         "message-id",
@@ -72,6 +73,7 @@ _READ_FIELDS = frozenset(
         "from",
         "to",
         "cc",
+        "bcc",
         "x-ghostwatch-tags",
     }
 )
@@ -131,6 +133,7 @@ class ParsedHeaders(NamedTuple):
     date: datetime | None
     tags: frozenset[str]
     problems: tuple[str, ...]
+    bcc: tuple[Address, ...] = ()
 
 
 def codec_for(charset: str | None) -> str:
@@ -592,6 +595,7 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         date=date,
         tags=parse_tags(tag_values) if tag_values else _NO_TAGS,
         problems=tuple(problems),
+        bcc=_cached_addresses(fields.get("bcc")),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import connectors
 from connectors.base import MailSource
-from daemon.config import AccountConfig, Config
+from daemon.config import AccountConfig, Config, available_locales
 from daemon.db.engine import Store
 from daemon.decide import Policy
 from daemon.errors import UsageError
@@ -35,6 +35,9 @@ class App:
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
+            locale=account.locale,
+            locales=available_locales(self.config.daemon.templates_dir),
+            max_recipients=p.max_recipients,
             stale_draft=p.stale_draft,
         )
 

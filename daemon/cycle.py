@@ -23,7 +23,7 @@ from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calend
 from daemon.config import AccountConfig
 from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
-from daemon.decide import Decision, account_id, decide, evaluate
+from daemon.decide import Decision, Policy, account_id, decide, evaluate, threads_to_decide
 from daemon.ingest import SyncReport, sync_mail
 from daemon.marks import mark_skips, tag_writer
 from daemon.outbox import (
@@ -35,6 +35,7 @@ from daemon.outbox import (
     withdraw_ended,
     write_due,
 )
+from daemon.outreach_language import read_outreach_languages
 from daemon.progress import Progress
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 from daemon.stale_digest import preview_digest, queue_digest
@@ -176,6 +177,7 @@ def run_cycle(
                 mark_skips(app.store, writer, account.name, acct, now)  # for a rebuilt database
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
+        _read_languages(app, acct, source, policy)
         report.decisions = decide(app.store, account.name, policy, now)
         report.due_count = len(report.due)
         phones = phone_lookup(app.store, source)
@@ -296,6 +298,13 @@ def run_cycle(
                 first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
+
+
+def _read_languages(app: App, acct: int, source: MailSource, policy: Policy) -> None:
+    """The outreach language of every thread about to be decided (drafts follow it)."""
+    with app.store.reader() as s:
+        tids = threads_to_decide(s, acct, everything=False)
+    read_outreach_languages(app.store, acct, source, policy.identity, tids)
 
 
 def _open_backup_sinks(

@@ -25,14 +25,18 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Control, Draft, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
+from daemon.language import LocaleChoice, choose_locale
 from daemon.timeline import (
     ControlView,
     DraftView,
     MsgView,
     ThreadFacts,
+    controls_for,
+    dedupe,
     events_for,
-    facts,
+    outreach,
     sequence_id,
+    without_dead,
 )
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
@@ -54,6 +58,9 @@ class Policy:
     owner: str = ""  # the account address: whose absences pause the schedule
     backup: str | None = None  # with a backup the rhythm is kept: the backup acts
     stale_draft: Duration = stale.STALE_DRAFT  # a draft waiting this long turns yellow
+    locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
+    locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
+    max_recipients: int = 10  # more external recipients: a mass mailing, not followed
 
 
 CALENDAR_WINDOW = timedelta(days=180)
@@ -82,6 +89,11 @@ class Decision:
     newly_ended: bool = False  # set when stored: it was open (or unknown) before this decision
     draft_waiting_since: datetime | None = None  # the pending draft went into Drafts then
     snoozed_until: datetime | None = None  # no step before this (gw:snooze / `snooze`)
+    language: LocaleChoice | None = None  # the drafts' language and why
+
+    @property
+    def locale(self) -> str | None:
+        return self.language.locale if self.language is not None else None
 
     @property
     def state(self) -> str:
@@ -118,6 +130,8 @@ def to_view(row: Message) -> MsgView:
         sender_name=row.sender_name,
         to=tuple((a, n) for a, n, f in recipients if f == "to"),
         cc=tuple((a, n) for a, n, f in recipients if f == "cc"),
+        bcc=tuple((a, n) for a, n, f in recipients if f == "bcc"),
+        lang=row.lang,
         subject=row.subject,
         tags=frozenset(row.tags or ()),
         return_date=row.return_date,
@@ -179,7 +193,7 @@ def evaluate(
                 by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
         controls: dict[int, list[ControlView]] = defaultdict(list)
         for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
-            controls[c.thread_id].append(ControlView(c.action, c.at))
+            controls[c.thread_id].append(ControlView(c.action, c.at, c.contact_addr))
         drafts: dict[int, list[DraftView]] = defaultdict(list)
         for dr in s.scalars(select(Draft).where(Draft.thread_id.in_(chunk))):
             drafts[dr.thread_id].append(  # type: ignore[index]
@@ -224,32 +238,65 @@ def _decide_thread(
     now: datetime,
     cal: CalendarFacts,
 ) -> list[Decision]:
-    from daemon.timeline import dedupe
-
     messages = dedupe(rows)
-    tf = facts(messages, policy.identity)
-    if tf is None:
-        return []
-    contacts = {tf.contact, *tf.aliases}
+    found = outreach(messages, policy.identity, policy.max_recipients)
+    out: list[Decision] = []
+    for tf in found.sequences:
+        out += _decide_sequence(
+            s, acct, account, tid, messages, tf, controls, drafts, policy, now, cal
+        )
+    return out
+
+
+def _decide_sequence(
+    s: Session,
+    acct: int,
+    account: str,
+    tid: int,
+    messages: list[MsgView],
+    tf: ThreadFacts,
+    controls: list[ControlView],
+    drafts: list[DraftView],
+    policy: Policy,
+    now: datetime,
+    cal: CalendarFacts,
+) -> list[Decision]:
+    """The runs of one sequence of a thread (the To/Cc one, or one Bcc recipient's)."""
+    contacts = set(tf.addresses)
     elsewhere = _elsewhere(s, acct, contacts, tf.first_outbound.at, tid)
     by_ref = {m.ref: m for m in messages}
+    recipient = tf.contact if tf.separate else ""
+
+    def name(start: Outbound) -> str:
+        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound), recipient)
+
+    mine = drafts
+    if tf.separate or tf.has_separate_siblings:
+        # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
+        own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
+        mine = [d for d in drafts if d.sequence_id in own_ids]
     replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
     started = _outreach_started(s, replied_in)
-    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts, started)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine, started)
+    events, tf = without_dead(events, tf)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
+    language = choose_locale(
+        tag=tf.tags.get("lang"),
+        rule_locale=playbook.locale,
+        rule_label=playbook.locale_rule,
+        detected=tf.first_outbound.lang,
+        account_locale=policy.locale,
+        available=policy.locales,
+    )
     ctx = Context(
         playbook=playbook,
         calendar=policy.calendar,
         on_draft_deleted=policy.on_draft_deleted,
         away=() if policy.backup else cal.away,
     )
-
-    def name(start: Outbound) -> str:
-        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound))
-
     runs = replay(events, now, ctx, name=name)
-    until = snooze.snoozed_until(messages, controls, policy.calendar)
+    until = snooze.snoozed_until(messages, controls_for(controls, tf), policy.calendar)
     out = []
     for i, run in enumerate(runs):
         waiting = stale.waiting_since(run.record, run.id, drafts)
@@ -270,6 +317,7 @@ def _decide_thread(
                 current=i == len(runs) - 1,
                 draft_waiting_since=waiting,
                 snoozed_until=until if nxt.due == until and until is not None else None,
+                language=language,
             )
         )
     return out

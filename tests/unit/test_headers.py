@@ -373,6 +373,7 @@ _NAMES = st.sampled_from(
         "subject ",  # a space before the colon: still a field for the line splitter
         "To",
         "Cc",
+        "Bcc",
         "Message-ID",
         "message-id",
         "In-Reply-To",
@@ -478,6 +479,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         date,
         parse_tags(fields.get("x-ghostwatch-tags", [])),
         tuple(problems),
+        addresses("bcc"),
     )
 
 
