@@ -571,8 +571,9 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
     senders = _cached_addresses(fields.get("from"), "From")
     to = _cached_addresses(fields.get("to"), "To")
     cc = _cached_addresses(fields.get("cc"), "Cc")
+    bcc = _cached_addresses(fields.get("bcc"), "Bcc")
     sender = _one_sender(senders)
-    for part in (senders, to, cc):
+    for part in (senders, to, cc, bcc):
         problems.extend(part.problems)
         if part.ambiguous is not None:
             problems.append(f"{UNTRACKABLE}{part.ambiguous}")
@@ -595,7 +596,7 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         date=date,
         tags=parse_tags(tag_values) if tag_values else _NO_TAGS,
         problems=tuple(problems),
-        bcc=_cached_addresses(fields.get("bcc")),
+        bcc=bcc.addresses,
     )
 
 

@@ -462,7 +462,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         )
 
     senders = addresses("From")
-    to, cc = addresses("To"), addresses("Cc")
+    to, cc, bcc = addresses("To"), addresses("Cc"), addresses("Bcc")
     if len(senders) > 1:  # more than a From should hold: nobody (issue 9.2)
         problems.append(f"untrackable: ambiguous From: {len(senders)} addresses")
         senders = ()
@@ -479,7 +479,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         date,
         parse_tags(fields.get("x-ghostwatch-tags", [])),
         tuple(problems),
-        addresses("bcc"),
+        bcc,
     )
 
 
