@@ -154,6 +154,8 @@ def build_draft(spec: DraftSpec, *, now: datetime | None = None) -> bytes:
     msg = EmailMessage(policy=policy)
     msg.set_raw("From", _address_list("From", (spec.sender,)))
     msg.set_raw("To", _address_list("To", spec.to))
+    if spec.cc:
+        msg.set_raw("Cc", _address_list("Cc", spec.cc))
     if spec.reply_to is not None:
         msg.set_raw("Reply-To", _address_list("Reply-To", (spec.reply_to,)))
     msg.set_raw("Subject", _subject(clean_header_text(spec.subject)))

@@ -27,6 +27,7 @@ ALWAYS_KEEP = frozenset(
         "from",
         "to",
         "cc",
+        "bcc",
         "subject",
         "date",
         "message-id",
@@ -72,6 +73,7 @@ _READ_FIELDS = frozenset(
         "from",
         "to",
         "cc",
+        "bcc",
         "x-ghostwatch-tags",
     }
 )
@@ -131,6 +133,7 @@ class ParsedHeaders(NamedTuple):
     date: datetime | None
     tags: frozenset[str]
     problems: tuple[str, ...]
+    bcc: tuple[Address, ...] = ()
 
 
 def codec_for(charset: str | None) -> str:
@@ -568,8 +571,9 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
     senders = _cached_addresses(fields.get("from"), "From")
     to = _cached_addresses(fields.get("to"), "To")
     cc = _cached_addresses(fields.get("cc"), "Cc")
+    bcc = _cached_addresses(fields.get("bcc"), "Bcc")
     sender = _one_sender(senders)
-    for part in (senders, to, cc):
+    for part in (senders, to, cc, bcc):
         problems.extend(part.problems)
         if part.ambiguous is not None:
             problems.append(f"{UNTRACKABLE}{part.ambiguous}")
@@ -592,6 +596,7 @@ def parse_header_block(raw: bytes) -> ParsedHeaders:
         date=date,
         tags=parse_tags(tag_values) if tag_values else _NO_TAGS,
         problems=tuple(problems),
+        bcc=bcc.addresses,
     )
 
 

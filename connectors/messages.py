@@ -58,6 +58,7 @@ def build_message(
         sender=parsed.sender,
         to=parsed.to,
         cc=parsed.cc,
+        bcc=parsed.bcc,
         date=parsed.date,
         received=received,
         headers=block if wanted is None else select_fields(block, wanted),

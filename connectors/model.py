@@ -73,6 +73,7 @@ class MailMessage:
     provider_thread_id: str | None = None
     size: int | None = None
     problems: tuple[str, ...] = ()  # what normalization had to repair or skip, for explain
+    bcc: tuple[Address, ...] = ()  # seen only on the sender's own copy (Sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class DraftSpec:
     provider_thread_id: str | None = None
     date: datetime | None = None  # the Date header; the daemon's clock, which --now may set
     reply_to: Address | None = None  # a backup writes for an absent colleague: answers go to them
+    cc: tuple[Address, ...] = ()  # the outreach's other recipients who were in Cc
 
 
 @dataclass(frozen=True, slots=True)

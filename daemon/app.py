@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import connectors
 from connectors.base import MailSource
-from daemon.config import AccountConfig, Config
+from daemon.config import AccountConfig, Config, available_locales
 from daemon.db.engine import Store
 from daemon.errors import UsageError
 from daemon.identity import Identity
@@ -45,6 +45,9 @@ class App:
             on_draft_deleted=p.on_draft_deleted,
             owner=account.address,
             backup=account.backup,
+            locale=account.locale,
+            locales=available_locales(self.config.daemon.templates_dir),
+            max_recipients=p.max_recipients,
             stale_draft=p.stale_draft,
         )
 

@@ -77,7 +77,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     problems: list[str] = []
     print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
-    locales = sorted({a.locale for a in config.accounts})
+    # Drafts may also be written in a rule's `set = { locale }` (and in a shipped locale).
+    ruled = {r.set_locale for r in config.policy.rules if r.set_locale}
+    locales = sorted({a.locale for a in config.accounts} | ruled)
     template_problems = check_templates(locales, config.daemon.templates_dir)
     problems += [f"template {p}" for p in template_problems]
     if not template_problems:
@@ -280,6 +282,7 @@ def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[st
 
     from daemon.db.tables import Account
     from daemon.db.tables import Sequence as SequenceRow
+    from daemon.lookup import find_thread
 
     if now is not None and "@" in target:
         found = [d for d in all_decisions(app, now) if d.facts.contact == target.strip().lower()]
@@ -292,6 +295,8 @@ def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[st
         if not rows:
             query = select(SequenceRow).where(SequenceRow.contact_addr == target.strip().lower())
             rows = list(s.scalars(query.order_by(SequenceRow.started_at.desc())))
+        if not rows and (untracked := find_thread(s, target)) is not None:
+            return untracked
         if not rows:
             raise NotFound(
                 f"no thread for {target!r}",
@@ -306,6 +311,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from daemon.db.tables import Message
     from daemon.decide import evaluate, to_view
+    from daemon.lookup import untracked_reason
     from daemon.outbox import drafts_of
     from daemon.present import print_explain
     from daemon.timeline import dedupe
@@ -320,9 +326,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
         views = dedupe(to_view(m) for m in rows)
         drafts = drafts_of(s, [d.sequence_id for d in decisions])
     if not decisions:
-        raise NotFound(f"thread {tid} is not followed up (no outreach to an external contact)")
+        with app.store.reader() as s:
+            why = (
+                untracked_reason(s, app.policy(account), tid)
+                or "no outreach to an external contact"
+            )
+        raise NotFound(f"thread {tid} is not followed up: {why}")
+    decisions = _asked_about(decisions, args.target)
     print_explain(decisions, views, ZoneInfo(app.config.policy.timezone), drafts=drafts)
     return 0
+
+
+def _asked_about(decisions: list[Decision], target: str) -> list[Decision]:
+    """A thread with Bcc recipients holds a sequence for each: show the one asked about."""
+    if not any(d.facts.separate for d in decisions):
+        return decisions
+    wanted = target.strip().lower()
+    who = {
+        d.facts.contact for d in decisions if wanted in d.facts.addresses or d.sequence_id == wanted
+    }
+    return [d for d in decisions if d.facts.contact in who] or decisions
 
 
 def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
@@ -330,6 +353,7 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
 
     from daemon.db.tables import Control, Thread
     from daemon.decide import account_id, decide
+    from daemon.lookup import control_contact
     from daemon.marks import mark_thread
 
     app = _app(args)
@@ -337,7 +361,8 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     name, tid = _find_thread(app, args.target)
     with app.store.transaction() as s:
         acct = account_id(s, name)
-        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now))
+        who = control_contact(s, args.target)
+        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now, contact_addr=who))
         s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
     account = app.config.account(name)
     decisions = decide(app.store, name, app.policy(account), now)
@@ -353,7 +378,10 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
             print(f"[{name}] left your edited draft {key} alone")
         for key in reminders.removed:
             print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
-    if note := mark_thread(app, name, tid, action):
+    split = any(d.facts.separate for d in decisions if d.thread_id == tid)
+    # A gw:stop keyword would stop every Bcc recipient's sequence of the thread: a stop
+    # naming one of them stays in the database only.
+    if not (split and who) and (note := mark_thread(app, name, tid, action)):
         print(note)
     return 0
 

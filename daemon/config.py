@@ -85,7 +85,7 @@ CONTACT_KINDS = ("candidate", "client")
 # Where a TOML key differs from the field name, and fields that are no key
 # (set_title / set_company are read from inside `set`).
 TOML_NAMES = {"set_tags": "set"}
-NOT_KEYS = frozenset({"Config.source", "Rule.set_title", "Rule.set_company"})
+NOT_KEYS = frozenset({"Config.source", "Rule.set_title", "Rule.set_company", "Rule.set_locale"})
 
 
 def _expand_database(url: str) -> str:
@@ -120,6 +120,8 @@ class PolicyConfig:
     ooo_default: Duration = _BD5
     on_draft_deleted: Literal["skip", "stop"] = "skip"
     max_drafts_per_cycle: int = 25
+    # An outreach to more external people than this is a mass mailing: not followed.
+    max_recipients: int = 10
     stale_draft: Duration = _BD2  # a ghostwatch draft unsent this long: yellow; twice: red
     internal_domains: tuple[str, ...] = ()  # lower-cased, without "@"
     ignore: tuple[str, ...] = ()  # fnmatch patterns over lower-cased addresses
@@ -211,9 +213,10 @@ def parse_config(data: Mapping[str, Any], source: str, *, base_dir: Path | None 
     reader = Reader()
     reader.unknown_keys(data, _keys(Config), "")
     daemon = _read_daemon(reader, data.get("daemon", {}), base_dir)
-    policy = _read_policy(reader, data.get("policy", {}))
     templates_dir = daemon.templates_dir if isinstance(daemon.templates_dir, str) else None
-    accounts = _read_accounts(reader, data.get("accounts", MISSING), templates_dir)
+    locales = available_locales(templates_dir)
+    policy = _read_policy(reader, data.get("policy", {}), locales)
+    accounts = _read_accounts(reader, data.get("accounts", MISSING), locales)
     if reader.problems:
         raise ConfigError(reader.problems, source)
     return Config(daemon=daemon, policy=policy, accounts=accounts, source=source)
@@ -374,7 +377,7 @@ def _directory(base_dir: Path | None) -> Any:
 # --- [policy] ------------------------------------------------------------------------
 
 
-def _read_policy(r: Reader, raw: object) -> PolicyConfig:
+def _read_policy(r: Reader, raw: object, locales: tuple[str, ...]) -> PolicyConfig:
     p = "policy"
     t = r.table(raw, p, hint="; write it as a [policy] section")
     r.unknown_keys(t, _keys(PolicyConfig), p)
@@ -389,10 +392,11 @@ def _read_policy(r: Reader, raw: object) -> PolicyConfig:
         ooo_default=r.field(t, "ooo_default", p, _duration, d.ooo_default),
         on_draft_deleted=r.field(t, "on_draft_deleted", p, one_of(("skip", "stop")), "skip"),
         max_drafts_per_cycle=r.field(t, "max_drafts_per_cycle", p, _positive_int, 25),
+        max_recipients=r.field(t, "max_recipients", p, _positive_int, d.max_recipients),
         stale_draft=r.field(t, "stale_draft", p, _duration, d.stale_draft),
         internal_domains=r.field(t, "internal_domains", p, ListOf(_domain), ()),
         ignore=r.field(t, "ignore", p, ListOf(_pattern), ()),
-        rules=_read_rules(r, t.get("rules", []), join(p, "rules")),
+        rules=_read_rules(r, t.get("rules", []), join(p, "rules"), locales),
     )
 
 
@@ -478,16 +482,16 @@ def _pattern(value: object) -> str:
 # --- [[policy.rules]] ----------------------------------------------------------------
 
 
-def _read_rules(r: Reader, raw: object, path: str) -> tuple[Rule, ...]:
+def _read_rules(r: Reader, raw: object, path: str, locales: tuple[str, ...]) -> tuple[Rule, ...]:
     if not isinstance(raw, list):
         r.problem(
             path, raw, f"{describe(raw)} is not a list of rules; write each as [[policy.rules]]"
         )
         return ()
-    return tuple(_read_rule(r, item, f"{path}[{i}]") for i, item in enumerate(raw))
+    return tuple(_read_rule(r, item, f"{path}[{i}]", locales) for i, item in enumerate(raw))
 
 
-def _read_rule(r: Reader, raw: object, path: str) -> Rule:
+def _read_rule(r: Reader, raw: object, path: str, locales: tuple[str, ...]) -> Rule:
     t = r.table(raw, path)
     r.unknown_keys(t, _keys(Rule), path)
     if "when" not in t:
@@ -509,6 +513,7 @@ def _read_rule(r: Reader, raw: object, path: str) -> Rule:
         salary_report=r.field(t, "salary_report", path, _report, None),
         set_title=r.field(set_table, "title", join(path, "set"), _detail, None),
         set_company=r.field(set_table, "company", join(path, "set"), _detail, None),
+        set_locale=r.field(set_table, "locale", join(path, "set"), _locale(locales), None),
     )
     effects = ("steps", "close_after", "min_gap", "set", "salary_report")
     # A subject that captures the title or company is an effect of its own (a
@@ -546,7 +551,7 @@ def _read_when(r: Reader, raw: object, path: str) -> RuleMatch:
 
 def _read_set(r: Reader, t: dict[str, Any], path: str) -> tuple[tuple[str, str], ...]:
     """The tags a rule sets; title and company in the same table are read by the caller."""
-    r.unknown_keys(t, (*TAG_KEYS, *DETAIL_KEYS), path)
+    r.unknown_keys(t, (*TAG_KEYS, *DETAIL_KEYS, "locale"), path)
     pairs = []
     for key in TAG_KEYS:
         if key in t:
@@ -620,7 +625,7 @@ def _report(value: object) -> str:
 # --- [[accounts]] --------------------------------------------------------------------
 
 
-def _read_accounts(r: Reader, raw: object, templates_dir: str | None) -> tuple[AccountConfig, ...]:
+def _read_accounts(r: Reader, raw: object, locales: tuple[str, ...]) -> tuple[AccountConfig, ...]:
     if raw is MISSING or raw == []:
         r.problem("accounts", None, "no account is configured; add an [[accounts]] section")
         return ()
@@ -629,7 +634,6 @@ def _read_accounts(r: Reader, raw: object, templates_dir: str | None) -> tuple[A
             "accounts", raw, "write each account as [[accounts]] (double brackets), not [accounts]"
         )
         return ()
-    locales = _available_locales(templates_dir)
     accounts = tuple(
         _read_account(r, item, f"accounts[{i}]", locales) for i, item in enumerate(raw)
     )
@@ -637,7 +641,8 @@ def _read_accounts(r: Reader, raw: object, templates_dir: str | None) -> tuple[A
     return accounts
 
 
-def _available_locales(templates_dir: str | None) -> tuple[str, ...]:
+def available_locales(templates_dir: str | None) -> tuple[str, ...]:
+    """The locales with templates: the shipped ones, then templates_dir's folders."""
     extra: list[str] = []
     if templates_dir:
         extra = sorted(p.name for p in Path(templates_dir).iterdir() if p.is_dir())

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 import connectors
-from connectors.base import CalendarSource, Capability, DraftSink
+from connectors.base import CalendarSource, Capability, DraftSink, MailSource
 from connectors.model import CalendarEvent
 from daemon.accountsync import sync_account, sync_with, synced
 from daemon.adopt import adopt_own_drafts
@@ -24,7 +24,7 @@ from daemon.calendar_ingest import CalendarSyncReport, load_entries, sync_calend
 from daemon.config import AccountConfig
 from daemon.contact_phone import phone_lookup
 from daemon.db.tables import Thread
-from daemon.decide import Decision, account_id, decide, evaluate
+from daemon.decide import Decision, Policy, account_id, decide, evaluate, threads_to_decide
 from daemon.ingest import SyncReport
 from daemon.marks import mark_skips, tag_writer
 from daemon.outbox import (
@@ -36,6 +36,7 @@ from daemon.outbox import (
     withdraw_ended,
     write_due,
 )
+from daemon.outreach_language import read_outreach_languages
 from daemon.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 from daemon.stale_digest import preview_digest, queue_digest
 
@@ -142,6 +143,7 @@ def run_cycle(
                 mark_skips(app.store, writer, account.name, acct, now)  # for a rebuilt database
             for name, other in held.items():
                 reconcile(app.store, acct, other, now, sink_account=name)
+        _read_languages(app, acct, source, policy)
         report.decisions = decide(app.store, account.name, policy, now)
         report.due_count = len(report.due)
         phones = phone_lookup(app.store, source)
@@ -262,6 +264,13 @@ def run_cycle(
                 first[d.sequence_id] = d
             report.decisions = list(first.values())
     return report
+
+
+def _read_languages(app: App, acct: int, source: MailSource, policy: Policy) -> None:
+    """The outreach language of every thread about to be decided (drafts follow it)."""
+    with app.store.reader() as s:
+        tids = threads_to_decide(s, acct, everything=False)
+    read_outreach_languages(app.store, acct, source, policy.identity, tids)
 
 
 def _open_backup_sinks(

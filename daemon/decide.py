@@ -25,15 +25,18 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Control, Draft, Message, Thread
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.identity import Identity
+from daemon.language import LocaleChoice, choose_locale
 from daemon.timeline import (
     ControlView,
     DraftView,
     MsgView,
     ThreadFacts,
+    controls_for,
     dedupe,
     events_for,
-    facts,
+    outreach,
     sequence_id,
+    without_dead,
 )
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
@@ -55,6 +58,9 @@ class Policy:
     owner: str = ""  # the account address: whose absences pause the schedule
     backup: str | None = None  # with a backup the rhythm is kept: the backup acts
     stale_draft: Duration = stale.STALE_DRAFT  # a draft waiting this long turns yellow
+    locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
+    locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
+    max_recipients: int = 10  # more external recipients: a mass mailing, not followed
 
 
 CALENDAR_WINDOW = timedelta(days=180)
@@ -93,6 +99,11 @@ class Decision:
     newly_ended: bool = False  # set when stored: it was open (or unknown) before this decision
     draft_waiting_since: datetime | None = None  # the pending draft went into Drafts then
     snoozed_until: datetime | None = None  # no step before this (gw:snooze / `snooze`)
+    language: LocaleChoice | None = None  # the drafts' language and why
+
+    @property
+    def locale(self) -> str | None:
+        return self.language.locale if self.language is not None else None
 
     @property
     def state(self) -> str:
@@ -129,6 +140,8 @@ def to_view(row: Message) -> MsgView:
         sender_name=row.sender_name,
         to=tuple((a, n) for a, n, f in recipients if f == "to"),
         cc=tuple((a, n) for a, n, f in recipients if f == "cc"),
+        bcc=tuple((a, n) for a, n, f in recipients if f == "bcc"),
+        lang=row.lang,
         subject=row.subject,
         tags=frozenset(row.tags or ()),
         return_date=row.return_date,
@@ -190,25 +203,25 @@ def evaluate(
                 by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
         controls: dict[int, list[ControlView]] = defaultdict(list)
         for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
-            controls[c.thread_id].append(ControlView(c.action, c.at))
+            controls[c.thread_id].append(ControlView(c.action, c.at, c.contact_addr))
         drafts: dict[int, list[DraftView]] = defaultdict(list)
         for dr in s.scalars(select(Draft).where(Draft.thread_id.in_(chunk))):
             drafts[dr.thread_id].append(  # type: ignore[index]
                 DraftView(dr.key, dr.sequence_id, dr.step, dr.state, dr.written_at, dr.resolved_at)
             )
-        threads: dict[int, tuple[list[MsgView], ThreadFacts]] = {}
-        for tid in chunk:
-            messages = dedupe(by_thread[tid])
-            tf = facts(messages, policy.identity)
-            if tf is not None:
-                threads[tid] = (messages, tf)
-        elsewhere = _elsewhere(s, acct, threads, cal)
-        for tid, (messages, tf) in threads.items():
-            decisions.extend(
-                _decide_thread(
-                    s, account, tid, messages, tf, elsewhere[tid], controls[tid], drafts[tid],
-                    policy, now, cal,
-                )
+        found = {
+            tid: (messages, outreach(messages, policy.identity, policy.max_recipients).sequences)
+            for tid in chunk
+            for messages in (dedupe(by_thread[tid]),)
+        }
+        wanted = {
+            (tid, i): (tid, tf) for tid, (_, seqs) in found.items() for i, tf in enumerate(seqs)
+        }
+        elsewhere = _elsewhere(s, acct, wanted, cal)
+        for (tid, i), (_, tf) in wanted.items():
+            decisions += _decide_sequence(
+                s, account, tid, found[tid][0], tf, elsewhere[(tid, i)], controls[tid],
+                drafts[tid], policy, now, cal,
             )  # fmt: skip
     return decisions
 
@@ -222,7 +235,7 @@ def _foreign_keys(s: Session, acct: int, keys: set[str]) -> set[str]:
     return set(s.scalars(query))
 
 
-def _decide_thread(
+def _decide_sequence(
     s: Session,
     account: str,
     tid: int,
@@ -235,25 +248,41 @@ def _decide_thread(
     now: datetime,
     cal: CalendarFacts,
 ) -> list[Decision]:
-    contacts = {tf.contact, *tf.aliases}
+    """The runs of one sequence of a thread (the To/Cc one, or one Bcc recipient's)."""
+    contacts = set(tf.addresses)
     by_ref = {m.ref: m for m in messages}
+    recipient = tf.contact if tf.separate else ""
+
+    def name(start: Outbound) -> str:
+        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound), recipient)
+
+    mine = drafts
+    if tf.separate or tf.has_separate_siblings:
+        # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
+        own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
+        mine = [d for d in drafts if d.sequence_id in own_ids]
     replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
     started = _outreach_started(s, replied_in)
-    events = events_for(messages, elsewhere, controls, policy.identity, tf, drafts, started)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine, started)
+    events, tf = without_dead(events, tf)
     events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
     playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
+    language = choose_locale(
+        tag=tf.tags.get("lang"),
+        rule_locale=playbook.locale,
+        rule_label=playbook.locale_rule,
+        detected=tf.first_outbound.lang,
+        account_locale=policy.locale,
+        available=policy.locales,
+    )
     ctx = Context(
         playbook=playbook,
         calendar=policy.calendar,
         on_draft_deleted=policy.on_draft_deleted,
         away=() if policy.backup else cal.away,
     )
-
-    def name(start: Outbound) -> str:
-        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound))
-
     runs = replay(events, now, ctx, name=name)
-    until = snooze.snoozed_until(messages, controls, policy.calendar)
+    until = snooze.snoozed_until(messages, controls_for(controls, tf), policy.calendar)
     out = []
     for i, run in enumerate(runs):
         waiting = stale.waiting_since(run.record, run.id, drafts)
@@ -274,6 +303,7 @@ def _decide_thread(
                 current=i == len(runs) - 1,
                 draft_waiting_since=waiting,
                 snoozed_until=until if nxt.due == until and until is not None else None,
+                language=language,
             )
         )
     return out
@@ -282,23 +312,24 @@ def _decide_thread(
 def _elsewhere(
     s: Session,
     acct: int,
-    threads: Mapping[int, tuple[list[MsgView], ThreadFacts]],
+    sequences: Mapping[tuple[int, int], tuple[int, ThreadFacts]],
     cal: CalendarFacts,
-) -> dict[int, list[MsgView]]:
-    """Per thread: the contact's messages outside it, and bounces naming the contact.
+) -> dict[tuple[int, int], list[MsgView]]:
+    """Per sequence: the contacts' messages outside its thread, and bounces naming them.
 
-    One query for the contacts of all the threads, and the account's bounces
+    One query for the contacts of all the sequences, and the account's bounces
     read once per evaluation: a query per thread, each loading every bounce
     since its outreach, was most of what `status` spent on a big mailbox.
     """
     wanted = {
-        tid: ({tf.contact, *tf.aliases}, tf.first_outbound.at) for tid, (_, tf) in threads.items()
+        key: (tid, set(tf.addresses), tf.first_outbound.at)
+        for key, (tid, tf) in sequences.items()
     }
-    out: dict[int, list[MsgView]] = {tid: [] for tid in threads}
+    out: dict[tuple[int, int], list[MsgView]] = {key: [] for key in wanted}
     if not wanted:
         return out
-    everyone = sorted(set().union(*(contacts for contacts, _ in wanted.values())))
-    earliest = min(since for _, since in wanted.values())
+    everyone = sorted(set().union(*(contacts for _, contacts, _ in wanted.values())))
+    earliest = min(since for _, _, since in wanted.values())
     by_sender: dict[str, list[tuple[int | None, datetime, MsgView]]] = defaultdict(list)
     query = select(Message).where(
         Message.account_id == acct,
@@ -310,8 +341,8 @@ def _elsewhere(
         by_sender[row.sender_addr].append((row.thread_id, row.sent_at, to_view(row)))  # type: ignore[index]
     if cal.bounces is None:
         cal.bounces = _bounces(s, acct)
-    for tid, (contacts, since) in wanted.items():
-        views = out[tid]
+    for key, (tid, contacts, since) in wanted.items():
+        views = out[key]
         for contact in contacts:
             views.extend(v for t, at, v in by_sender.get(contact, ()) if t != tid and at >= since)
         for b in cal.bounces:

@@ -381,6 +381,8 @@ def _insert_messages(
         recipients = [[a.addr, a.name, "to"] for a in msg.to]
         if msg.cc:
             recipients += [[a.addr, a.name, "cc"] for a in msg.cc]
+        if msg.bcc:
+            recipients += [[a.addr, a.name, "bcc"] for a in msg.bcc]
         verdict = _classify_fields(msg, me)
         get = verdict.get
         when, time_note = message_time(msg.date, msg.received, now)

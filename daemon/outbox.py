@@ -339,16 +339,23 @@ def build_spec(
                 .order_by(Message.sent_at)
             )
         )
+    if d.facts.separate:
+        # A Bcc recipient's own conversation: never thread onto another recipient's mail.
+        rows = [r for r in rows if _involves(r, d.facts.contact)]
     last = rows[-1] if rows else None
     references: list[str] = []
     if last is not None:
         references = [*(last.references or []), *([last.message_id] if last.message_id else [])]
+    to, cc = _recipients(d, "to"), _recipients(d, "cc")
+    if not to:  # the To recipients' addresses bounced: the Cc'd ones are addressed
+        to, cc = cc or (Address(d.facts.contact, d.facts.contact_name),), ()
+    greeted = (*to, *cc)
     tags = dict(d.playbook.tags)
     rec = d.run.record
     variables = DraftVars(
-        contact_name=d.facts.contact_name,
+        contact_name=greeted[0].name,
         consultant_name=author.display_name,
-        consultant_signature=_signature(author),
+        consultant_signature=_signature(author, d.locale or author.locale),
         # The template's role is the job title; the role tag (tech, exec) is a cadence.
         role=d.playbook.title,
         company=d.playbook.company,
@@ -358,14 +365,18 @@ def build_spec(
         step=step,
         salary_report=d.playbook.salary_report,
         kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
-        contact_address=d.facts.contact,
+        contact_address=greeted[0].addr,
+        other_names=tuple(a.name for a in greeted[1:]),
     )
-    body = render_step(author.locale, variables.kind, step, variables, author.templates_dir)
+    # The thread's language (tag, rule, the outreach's own language), else the account's.
+    locale = d.locale or author.locale
+    body = render_step(locale, variables.kind, step, variables, author.templates_dir)
     spec = DraftSpec(
         key=key,
         message_id=draft_message_id(key, author.address),
         sender=Address(author.address, author.display_name),
-        to=(Address(d.facts.contact, d.facts.contact_name),),
+        to=to,
+        cc=cc,
         subject=reply_subject(d.facts.subject),
         body=body,
         in_reply_to=last.message_id if last is not None else None,
@@ -378,11 +389,22 @@ def build_spec(
     return spec, body
 
 
-def _signature(author: Author) -> str:
+def _involves(row: Message, addr: str) -> bool:
+    if row.direction == "out":
+        return any(r[0] == addr for r in row.recipients or ())
+    return row.sender_addr == addr
+
+
+def _recipients(d: Decision, field_name: str) -> tuple[Address, ...]:
+    """The outreach's external recipients in To or Cc: the follow-up goes to all of them."""
+    return tuple(Address(a, n) for a, n, f in d.facts.recipients if f == field_name)
+
+
+def _signature(author: Author, locale: str) -> str:
     if author.on_behalf_of is None:
         return author.display_name
     owner = author.on_behalf_of[0]
-    if author.locale.lower().startswith("zh"):
+    if locale.lower().startswith("zh"):
         return f"{author.display_name}（代{owner}跟进）"
     return f"{author.display_name} (for {owner}, who is away)"
 

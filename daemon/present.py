@@ -192,6 +192,17 @@ def print_explain(
     f = first.facts
     print(f"Thread {first.thread_id}: {f.subject}", file=out)
     print(f"  contact: {f.contact_name} <{f.contact}>", file=out)
+    others = [f"{n} <{a}>" if n else a for a, n, _ in f.recipients if a != f.contact]
+    if others:
+        print(f"  also to (an answer from any counts): {', '.join(others)}", file=out)
+    if f.separate:
+        print("  in Bcc of the outreach: a conversation of its own", file=out)
+    if f.bounced:
+        print(f"  left out of the follow-ups (hard bounce): {', '.join(f.bounced)}", file=out)
+    if first.language is not None:
+        print(f"  draft language: {first.language.describe()}", file=out)
+        for note in first.language.notes:
+            print(f"        {note}", file=out)
     if f.aliases:
         print(f"  aliases seen in the thread: {', '.join(sorted(f.aliases))}", file=out)
     tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"

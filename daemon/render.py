@@ -116,6 +116,8 @@ class DraftVars:
     salutation: str | None = None
     contact_address: str = ""
     contact_phone: str | None = None
+    # The outreach's other recipients in To/Cc (the draft goes to them too), greeted as well.
+    other_names: tuple[str, ...] = ()
     bounce_reason: str = ""  # why their server refused our mail (reminders rejected/mailbox)
 
 
@@ -207,13 +209,17 @@ def _given_name(name: str) -> str:
     return parts[0]
 
 
-def salutation(name: str | None, locale: str) -> str:
+def salutation(name: str | None, locale: str, others: tuple[str, ...] = ()) -> str:
     """The greeting line: zh-* "王芳，您好" / "您好"; other locales "Hi Fang," / "Hello,".
+    With `others` (a draft to several people): "王芳、李明，您好", "Hi Carl and Dana,",
+    and "各位好" / "Hello all," when a name is missing.
 
     Chinese keeps the whole name (family name included, as is polite); a
     CJK-script name in an English draft is kept whole too, since "given name
     first" cannot be assumed for it.
     """
+    if others:
+        return _group_salutation((name, *others), locale)
     usable = _usable_name(name)
     if locale.lower().startswith("zh"):
         return f"{usable}，您好" if usable else "您好"
@@ -222,6 +228,17 @@ def salutation(name: str | None, locale: str) -> str:
     if _is_cjk(usable):
         return f"Hi {usable.replace(' ', '')},"
     return f"Hi {_given_name(usable)},"
+
+
+def _group_salutation(names: tuple[str | None, ...], locale: str) -> str:
+    usable = [_usable_name(n) for n in names]
+    zh = locale.lower().startswith("zh")
+    if not all(usable):
+        return "各位好" if zh else "Hello all,"
+    if zh:
+        return f"{'、'.join(usable)}，您好"
+    greeted = [n.replace(" ", "") if _is_cjk(n) else _given_name(n) for n in usable]
+    return f"Hi {', '.join(greeted[:-1])} and {greeted[-1]},"
 
 
 # ---------------------------------------------------------------------------
@@ -422,7 +439,7 @@ def _context(v: DraftVars, locale: str) -> dict[str, Any]:
     signature = _clean(v.consultant_signature or "").strip() or _clean_line(v.consultant_name)
     ctx["consultant_signature"] = signature or _missing("consultant_signature")
     given = _clean_line(v.salutation) if v.salutation is not None else ""
-    ctx["salutation"] = given or salutation(v.contact_name, locale)
+    ctx["salutation"] = given or salutation(v.contact_name, locale, v.other_names)
     ctx["days_silent"] = int(v.days_silent)
     ctx["step"] = int(v.step)
     ctx["kind"] = _clean_line(v.kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from daemon.identity import Identity
@@ -29,7 +29,7 @@ from daemon.tracker.states import (
 
 # gw:<field>:<value> tags a thread carries; title and company keep the value as the
 # connector delivered it (free text), the others are normalised by the rules.
-TAG_FIELDS = ("role", "stage", "kind", "source", "title", "company")
+TAG_FIELDS = ("role", "stage", "kind", "source", "title", "company", "lang")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +57,15 @@ class MsgView:
     thread_id: int | None = None
     seen_at: datetime | None = None
     problems: tuple[str, ...] = ()  # what ingest repaired, e.g. the receipt time used for Date
+    bcc: tuple[tuple[str, str], ...] = ()  # only on the consultant's own copy in Sent
+    lang: str | None = None  # outbound: language found in it (daemon/language.py)
 
 
 @dataclass(frozen=True, slots=True)
 class ControlView:
     action: str  # stop | resume | snooze:YYYYMMDD
     at: datetime
+    contact: str | None = None  # the contact named; None: the whole thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,23 @@ class ThreadFacts:
     tracked_by_tag: bool
     first_outbound: MsgView
     ignored_reasons: tuple[str, ...] = field(default=())
+    # Everybody the follow-ups go to: the outreach's external To and Cc, as
+    # (addr, name, "to" | "cc"); an answer from any of them counts.
+    recipients: tuple[tuple[str, str, str], ...] = ()
+    # A Bcc recipient's own sequence: only their messages count, and sibling sequences'
+    # follow-ups are not touches of this one.
+    separate: bool = False
+    # The To/Cc sequence of an outreach that also had Bcc recipients: only mail to one
+    # of its own recipients is a touch (a follow-up to a Bcc recipient is not).
+    has_separate_siblings: bool = False
+    # Recipients whose address bounced hard while others of the sequence live on: left
+    # out of the follow-ups (set by `without_dead`).
+    bounced: tuple[str, ...] = ()
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """Every address whose answer counts for this sequence."""
+        return frozenset({self.contact, *self.aliases, *(r[0] for r in self.recipients)})
 
 
 # How far a Date may lie after the server's receipt (or our clock) before it is not
@@ -115,9 +135,21 @@ def message_time(
     return date, None
 
 
-def sequence_id(account: str, start: MsgView) -> str:
-    """Deterministic, so a draft's key survives crashes and re-decisions."""
+@dataclass(frozen=True, slots=True)
+class Outreach:
+    """The sequences a thread starts: one for To/Cc, one per Bcc-only recipient;
+    none, with the reason, when it is no outreach ghostwatch follows."""
+
+    sequences: tuple[ThreadFacts, ...]
+    untracked: str = ""
+
+
+def sequence_id(account: str, start: MsgView, recipient: str = "") -> str:
+    """Deterministic, so a draft's key survives crashes and re-decisions. A Bcc
+    recipient's own sequence adds their address (the To/Cc one keeps the old id)."""
     basis = f"{account}\0{start.message_id or start.ref}"
+    if recipient:
+        basis += f"\0{recipient}"
     return "s" + hashlib.sha256(basis.encode()).hexdigest()[:15]
 
 
@@ -150,36 +182,81 @@ def thread_tags(messages: Iterable[MsgView]) -> tuple[dict[str, str], set[str]]:
 
 
 def facts(messages: Sequence[MsgView], me: Identity) -> ThreadFacts | None:
-    """The contact of a thread, or None when it is no outreach we follow."""
+    """The contact of a thread (its To/Cc sequence first), or None when it is no
+    outreach we follow."""
+    found = outreach(messages, me)
+    return found.sequences[0] if found.sequences else None
+
+
+def outreach(messages: Sequence[MsgView], me: Identity, max_recipients: int = 10) -> Outreach:
+    """The sequences the consultant's first outreach in the thread starts."""
     tags, flags = thread_tags(messages)
     tracked = "track" in flags
     ignored: list[str] = []
     for msg in messages:
         if msg.direction != "out":
             continue
-        for addr, name in msg.to:
-            if me.is_external(addr) or (tracked and not me.is_own(addr)):
-                aliases = {
-                    m.sender
-                    for m in messages
-                    if m.direction == "in"
-                    and m.kind == "human"
-                    and m.sender
-                    and me.is_external(m.sender)
-                }
-                aliases.discard(addr)
-                return ThreadFacts(
+        shared: dict[str, tuple[str, str, str]] = {}
+        for field_name, people in (("to", msg.to), ("cc", msg.cc)):
+            for addr, name in people:
+                if me.is_external(addr) or (tracked and not me.is_own(addr)):
+                    shared.setdefault(addr, (addr, name, field_name))
+                elif addr and field_name == "to":
+                    ignored.append(f"{addr}: {me.why_not_external(addr)}")
+        hidden = {a: n for a, n in msg.bcc if me.is_external(a) and a not in shared}
+        count = len(shared) + len(hidden)
+        if not count:
+            continue
+        if count > max_recipients and not tracked:
+            return Outreach(
+                (),
+                f"a mass mailing: the outreach went to {count} external people "
+                f"(max_recipients = {max_recipients}), so it is not followed up",
+            )
+        aliases = {
+            m.sender
+            for m in messages
+            if m.direction == "in" and m.kind == "human" and m.sender and me.is_external(m.sender)
+        }
+
+        base = ThreadFacts(
+            contact="",
+            contact_name="",
+            aliases=frozenset(),
+            subject=msg.subject,
+            tags=tags,
+            tracked_by_tag=tracked,
+            first_outbound=msg,
+            ignored_reasons=tuple(ignored),
+        )
+        found: list[ThreadFacts] = []
+        if shared:
+            first_addr, first_name, _ = next(iter(shared.values()))
+            found.append(
+                replace(
+                    base,
+                    contact=first_addr,
+                    contact_name=first_name,
+                    aliases=frozenset(a for a in aliases - set(shared) if a),
+                    recipients=tuple(shared.values()),
+                    has_separate_siblings=bool(hidden),
+                )
+            )
+        for addr, name in hidden.items():
+            found.append(
+                replace(
+                    base,
                     contact=addr,
                     contact_name=name,
-                    aliases=frozenset(a for a in aliases if a),
-                    subject=msg.subject,
-                    tags=tags,
-                    tracked_by_tag=tracked,
-                    first_outbound=msg,
+                    recipients=((addr, name, "to"),),
+                    separate=True,
                 )
-            if addr:
-                ignored.append(f"{addr}: {me.why_not_external(addr)}")
-    return None
+            )
+        return Outreach(tuple(found))
+    reason = "no outreach to an external contact"
+    if ignored:
+        reason += f" ({'; '.join(dict.fromkeys(ignored))})"
+    return Outreach((), reason)
 
 
 def events_for(
@@ -196,7 +273,7 @@ def events_for(
     `outreach_elsewhere`: for the other threads those messages sit in, when the
     consultant first wrote in them (a reply there answers that outreach).
     """
-    contacts = {thread_facts.contact, *thread_facts.aliases}
+    contacts = set(thread_facts.addresses)
     events: list[Event] = []
     seen_ids: set[str] = set()
     written = {d.key: d.written_at for d in drafts if d.written_at is not None}
@@ -216,7 +293,7 @@ def events_for(
     for msg in thread:
         seen_ids.add(msg.message_id or msg.ref)
         if msg.direction == "out":
-            if any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc)):
+            if _touches(msg, thread_facts, contacts, me):
                 at = msg.at
                 drafted = written.get(msg.gw_key or "")
                 if drafted is not None and at <= drafted:
@@ -224,7 +301,7 @@ def events_for(
                     at = drafted + timedelta(seconds=1)
                 events.append(Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
             continue
-        event = _inbound_event(msg, me, contacts, in_thread=True)
+        event = _inbound_event(msg, me, contacts, in_thread=True, only=thread_facts.separate)
         if event is not None:
             events.append(event)
     for msg in elsewhere:
@@ -249,7 +326,7 @@ def events_for(
     if stop_times:
         at = max(max(stop_times), thread_facts.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
-    for control in controls:
+    for control in controls_for(controls, thread_facts):
         if control.action == "stop":
             events.append(Stop(at=control.at, why="ghostwatch stop"))
         elif control.action == "resume":
@@ -257,13 +334,55 @@ def events_for(
     return events
 
 
+def controls_for(controls: Iterable[ControlView], tf: ThreadFacts) -> list[ControlView]:
+    """The stop / resume / snooze commands that concern this sequence: in a thread with a
+    sequence per Bcc recipient, one naming another recipient does not."""
+    split = tf.separate or tf.has_separate_siblings
+    return [c for c in controls if not (split and c.contact and c.contact not in tf.addresses)]
+
+
+def without_dead(events: list[Event], tf: ThreadFacts) -> tuple[list[Event], ThreadFacts]:
+    """A sequence to several people goes on while one of them is alive: a hard bounce
+    for some recipients leaves them out of the follow-ups, and only the bounce that
+    leaves nobody ends the sequence."""
+    group = {r[0] for r in tf.recipients}
+    if len(group) < 2:
+        return events, tf
+    dead: set[str] = set()
+    dropped: list[Event] = []
+    for ev in sorted((e for e in events if isinstance(e, Bounced) and e.hard), key=lambda e: e.at):
+        named = set(ev.recipients) & group
+        if not named or dead >= group:
+            continue  # names nobody of the group, or the sequence has ended already
+        dead |= named
+        if not dead >= group:
+            dropped.append(ev)
+    if not dropped:
+        return events, tf
+    kept = [e for e in events if not any(e is d for d in dropped)]
+    alive = dead < group
+    recipients = tuple(r for r in tf.recipients if r[0] not in dead) if alive else tf.recipients
+    return kept, replace(tf, recipients=recipients, bounced=tuple(sorted(dead)) if alive else ())
+
+
+def _touches(msg: MsgView, tf: ThreadFacts, contacts: set[str], me: Identity) -> bool:
+    """Whether an outbound message of the thread is a touch of this sequence."""
+    if tf.separate:
+        return any(addr == tf.contact for addr, _ in (*msg.to, *msg.cc, *msg.bcc))
+    if tf.has_separate_siblings:
+        return any(addr in contacts for addr, _ in (*msg.to, *msg.cc))
+    return any(addr in contacts or me.is_external(addr) for addr, _ in (*msg.to, *msg.cc))
+
+
 def _inbound_event(
-    msg: MsgView, me: Identity, contacts: set[str], *, in_thread: bool
+    msg: MsgView, me: Identity, contacts: set[str], *, in_thread: bool, only: bool = False
 ) -> Event | None:
+    """`only`: the contacts' own messages count, not anybody's in the thread (Bcc)."""
+    anyone = in_thread and not only
     sender = msg.sender or ""
     if msg.kind == "bounce":
         recipients = tuple(r.lower() for r in msg.bounce_recipients)
-        if in_thread or contacts.intersection(recipients):
+        if anyone or contacts.intersection(recipients):
             return Bounced(
                 at=msg.at,
                 ref=msg.ref,
@@ -273,7 +392,7 @@ def _inbound_event(
                 recipients=recipients,
             )
         return None
-    from_contact = sender in contacts or (in_thread and me.is_external(sender))
+    from_contact = sender in contacts or (anyone and me.is_external(sender))
     if not from_contact:
         return None
     if msg.kind == "human":

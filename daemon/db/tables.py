@@ -117,7 +117,8 @@ class Message(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     sender_addr: Mapped[str | None] = mapped_column(String(320))
     sender_name: Mapped[str] = mapped_column(Text, default="")
-    recipients: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[addr, name, to|cc]]
+    # [[addr, name, to|cc|bcc]]; Bcc only on the sender's own copy
+    recipients: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime)  # Date header, else received
     received_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     direction: Mapped[str] = mapped_column(String(8))  # out | in
@@ -140,6 +141,9 @@ class Message(Base):
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
     gone_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     seen_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # Outbound only: the language of its subject and text (daemon/language.py codes);
+    # NULL = not read yet, "" = read, not recognised. The text itself is never kept.
+    lang: Mapped[str | None] = mapped_column(String(16))
 
 
 class MessageRef(Base):
@@ -228,6 +232,9 @@ class Control(Base):
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(TZDateTime)
+    # The contact named, for a thread that holds a sequence per Bcc recipient (only
+    # theirs is stopped); None: every sequence of the thread.
+    contact_addr: Mapped[str | None] = mapped_column(String(320))
 
 
 class DaemonLock(Base):

@@ -70,6 +70,7 @@ class Rule:
     # A subject regex may capture them too, with (?P<title>...) / (?P<company>...).
     set_title: str | None = None
     set_company: str | None = None
+    set_locale: str | None = None  # `set = { locale = "en" }`: the drafts' language
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ class Playbook:
     trace: tuple[str, ...] = ()  # how rules produced this playbook, for explain
     title: str | None = None  # the job title, e.g. "高级产品经理"; not the role tag
     company: str | None = None  # the hiring company
+    locale: str | None = None  # from the first matching rule with `set = { locale }`
+    locale_rule: str = ""  # which rule, for explain
 
 
 _UNITS = {"bd": Unit.BUSINESS_DAYS, "d": Unit.DAYS, "h": Unit.HOURS, "m": Unit.MINUTES}
@@ -562,6 +565,14 @@ def resolve_playbook(
         trace.append(f"rule {index + 1} ({_describe_when(rule.when)}): {shown}")
 
     details = _resolve_details(base, rules, tags, effective, subject, trace, used)
+    locale, locale_rule = None, ""
+    for index, rule in enumerate(rules):
+        if rule.set_locale and rule_matches(rule.when, effective, subject):
+            locale = rule.set_locale
+            locale_rule = f"rule {index + 1} ({_describe_when(rule.when)})"
+            used.add(index)
+            trace.append(f"{locale_rule}: locale {locale}")
+            break
 
     return Playbook(
         steps=chosen.get("steps", base.steps),  # type: ignore[arg-type]
@@ -574,6 +585,8 @@ def resolve_playbook(
         trace=tuple(trace),
         title=details.get("title"),
         company=details.get("company"),
+        locale=locale,
+        locale_rule=locale_rule,
     )
 
 

@@ -20,6 +20,10 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     # A subject rule in the demo config names the job in drafts and reminders.
     assert "想跟进一下某头部短视频公司“高级Go工程师”这个机会" in story
     assert "给王芳打电话：高级Go工程师 @ 某头部短视频公司" in story
+    # English contacts get English drafts: the language of the consultant's outreach.
+    assert "Hi Emma," in story and "Hi Michael," in story
+    assert "Emma Clarke，您好" not in story and "Michael Chen，您好" not in story
+    assert "王芳，您好！" in story  # and the Chinese ones Chinese
     assert "reminder" in story and ".2.call written" in story  # in the vdir calendar
     assert "zhang.wei@corp.example: met" in story  # the interview in the calendar ended it
     assert "news@linkedin.example" not in story  # newsletters never start a sequence

@@ -41,7 +41,7 @@ from tests.fuzz.strategies import (
 ME = "li.lei@hunter.example"
 T1 = (NOW + timedelta(days=1)).isoformat()
 DRAFT_HEADERS = {
-    *("from", "to", "subject", "date", "message-id", "in-reply-to", "references"),
+    *("from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references"),
     *("x-ghostwatch-key", "mime-version", "content-type", "content-transfer-encoding"),
 }
 
@@ -130,8 +130,13 @@ def test_hostile_mailboxes_never_misdirect_a_draft(
             msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
             names = [n.lower() for n in msg]
             assert set(names) <= DRAFT_HEADERS and len(names) == len(set(names))
-            (to,) = parse_addresses([str(msg["To"])])
-            assert to.addr in named, (to.addr, named)
+            # A follow-up goes to the outreach's To and Cc (issue 8.5): every one of them
+            # an addr-spec the consultant's own outreach named.
+            to = parse_addresses([str(msg["To"])])
+            cc = parse_addresses([str(msg["Cc"])]) if msg["Cc"] is not None else []
+            assert to, str(msg["To"])
+            for a in (*to, *cc):
+                assert a.addr in named, (a.addr, named)
         with sqlite3.connect(root / "gw.db") as db:
             stored = db.execute("SELECT count(*) FROM messages WHERE folder_role != 'drafts'")
             skipped = db.execute("SELECT count(*) FROM skips WHERE reason != ''")

@@ -865,3 +865,27 @@ def test_imap_account(imap_settings: type) -> None:
     assert isinstance(settings, imap_settings)
     assert (settings.host, settings.port, settings.security) == ("imap.example.com", 993, "tls")
     assert settings.password == SecretSource(command="pass show mail/work")
+
+
+# --- draft language and several recipients -------------------------------------------
+
+
+def test_a_rule_sets_the_draft_locale_checked_against_the_templates(tmp_path: Path) -> None:
+    rules = parse(policy={"rules": [{"when": {"role": "exec"}, "set": {"locale": "EN"}}]})
+    assert rules.policy.rules[0].set_locale == "en"
+    found = problems(policy={"rules": [{"when": {"role": "exec"}, "set": {"locale": "fr"}}]})
+    assert [p.path for p in found] == ["policy.rules[0].set.locale"]
+    assert "no templates" in found[0].message and "zh-CN, en" in found[0].message
+    (tmp_path / "fr").mkdir()  # a templates_dir folder adds the language
+    ok = parse(
+        daemon={"templates_dir": str(tmp_path)},
+        policy={"rules": [{"when": {"role": "exec"}, "set": {"locale": "fr"}}]},
+    )
+    assert ok.policy.rules[0].set_locale == "fr"
+    assert "policy.rules.set_locale" not in config_keys(FakeSettings)
+
+
+def test_max_recipients() -> None:
+    assert parse().policy.max_recipients == 10
+    assert parse(policy={"max_recipients": 3}).policy.max_recipients == 3
+    assert paths(policy={"max_recipients": 0}) == ["policy.max_recipients"]

@@ -373,6 +373,7 @@ _NAMES = st.sampled_from(
         "subject ",  # a space before the colon: still a field for the line splitter
         "To",
         "Cc",
+        "Bcc",
         "Message-ID",
         "message-id",
         "In-Reply-To",
@@ -461,7 +462,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         )
 
     senders = addresses("From")
-    to, cc = addresses("To"), addresses("Cc")
+    to, cc, bcc = addresses("To"), addresses("Cc"), addresses("Bcc")
     if len(senders) > 1:  # more than a From should hold: nobody (issue 9.2)
         problems.append(f"untrackable: ambiguous From: {len(senders)} addresses")
         senders = ()
@@ -478,6 +479,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
         date,
         parse_tags(fields.get("x-ghostwatch-tags", [])),
         tuple(problems),
+        bcc,
     )
 
 
