@@ -108,7 +108,7 @@ class Commands:
 
     def argv(self, *args: str) -> list[str]:
         # What the `ghostwatch` console script does, from this tree.
-        entry = "import sys; from daemon.cli import main; sys.exit(main())"
+        entry = "import sys; from daemon.cli.main import main; sys.exit(main())"
         return [sys.executable, "-c", entry, "--config", str(self.config), *args]
 
     def time(self, *args: str, now: bool = True, timeout: float | None = None) -> tuple[float, str]:

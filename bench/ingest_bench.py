@@ -1,7 +1,7 @@
 """Ingest micro-benchmark: `apply_batch` on the benchmark mailbox, without IMAP.
 
 Builds the generated mailbox (`bench.generate`), cuts each file's header block
-down to the fields the IMAP connector FETCHes (`daemon.ingest.header_fields()`),
+down to the fields the IMAP connector FETCHes (`daemon.ingest.mail.header_fields()`),
 normalises it with the IMAP connector's own `to_message`, and then times only
 the daemon side: `apply_batch` + cursor update per 500-message batch, one
 transaction each, into a fresh SQLite file, exactly as `sync_mail` does.
@@ -38,7 +38,7 @@ from pathlib import Path
 from bench.generate import FOLDERS, INTERNAL_DOMAIN, NOW, OWN_ADDR, generate
 from connectors.imap.normalize import to_message
 from connectors.model import ChangeBatch, FolderRole, MailMessage
-from daemon.identity import Identity
+from daemon.config.identity import Identity
 
 BATCH = 500
 _ROLES = {"INBOX": FolderRole.INBOX, "Sent": FolderRole.SENT, "Archive": FolderRole.ARCHIVE}
@@ -80,7 +80,7 @@ BODIES = FileBodies()
 
 
 def load_messages(root: Path) -> list[MailMessage]:
-    from daemon.ingest import header_fields
+    from daemon.ingest.mail import header_fields
 
     wanted = frozenset(f.encode() for f in header_fields())
     messages: list[MailMessage] = []
@@ -127,7 +127,7 @@ def run_ingest(
 
     from daemon.db.engine import Store
     from daemon.db.tables import Account
-    from daemon.ingest import SyncReport, apply_batch, ensure_account, refine_bodies
+    from daemon.ingest.mail import SyncReport, apply_batch, ensure_account, refine_bodies
 
     store = Store(url)
     me = Identity(own=frozenset({OWN_ADDR}), internal_domains=(INTERNAL_DOMAIN,))
@@ -149,7 +149,7 @@ def run_ingest(
 
 
 def time_classify(messages: Sequence[MailMessage]) -> float:
-    from daemon.ingest import _classify_fields
+    from daemon.ingest.mail import _classify_fields
 
     me = Identity(own=frozenset({OWN_ADDR}), internal_domains=(INTERNAL_DOMAIN,))
     c0 = time.process_time()

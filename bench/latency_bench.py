@@ -138,7 +138,7 @@ class DaemonProc:
         env.update(PYTHONPATH=str(REPO), GHOSTWATCH_POLL_SECONDS="3600")
         with self.log_path.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daemon.cli", *cli_args(self.config, self.now), "run"],
+                [sys.executable, "-m", "daemon.cli.main", *cli_args(self.config, self.now), "run"],
                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err,
             )  # fmt: skip
@@ -343,7 +343,7 @@ def main_run(args: argparse.Namespace) -> int:
         log(f"{rounds} outreach threads in Sent, dated {iso(sent_at)}; running ghostwatch once")
         t_once = time.perf_counter()
         once = subprocess.run(
-            [sys.executable, "-m", "daemon.cli", *cli_args(config, now_arg), "once"],
+            [sys.executable, "-m", "daemon.cli.main", *cli_args(config, now_arg), "once"],
             cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
             text=True, check=False,
         )  # fmt: skip

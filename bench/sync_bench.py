@@ -90,7 +90,7 @@ def _settings(port: int, user: str) -> Any:
 
 def _fetch_items() -> list[str]:
     """The items the connector's first scan asks for (ImapMailbox._prepare), same order."""
-    from daemon.ingest import header_fields
+    from daemon.ingest.mail import header_fields
 
     fields = " ".join(f.upper() for f in header_fields())
     return ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", f"BODY.PEEK[HEADER.FIELDS ({fields})]"]
@@ -164,8 +164,8 @@ def child_fetch(job: dict[str, Any]) -> dict[str, Any]:
 
 def _open(job: dict[str, Any]) -> tuple[Any, Any, Any]:
     from connectors.imap import open_mailbox
+    from daemon.config.identity import Identity
     from daemon.db.engine import Store
-    from daemon.identity import Identity
 
     store = Store(f"sqlite:///{job['db']}")
     source = open_mailbox(_settings(job["port"], job["user"]))
@@ -188,7 +188,7 @@ def child_sync(job: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from daemon.db.tables import Message
-    from daemon.ingest import sync_mail
+    from daemon.ingest.mail import sync_mail
 
     store, source, me = _open(job)
     rss_ready = _memory_kb()["VmRSS"]  # interpreter + imports + store + connection
@@ -239,7 +239,7 @@ def child_nochange(job: dict[str, Any]) -> dict[str, Any]:
     bodies, so the next few cycles still have body work left; those are run and
     reported first. The no-change figure is taken once nothing at all is left.
     """
-    from daemon.ingest import sync_mail
+    from daemon.ingest.mail import sync_mail
 
     store, source, me = _open(job)
 
@@ -357,7 +357,7 @@ def verdict(ok: bool) -> str:
 
 # (label, path suffix of the file, function name); cumulative times, so nested rows overlap.
 _STAGES: tuple[tuple[str, str, str], ...] = (
-    ("sync_mail total", "daemon/ingest.py", "sync_mail"),
+    ("sync_mail total", "daemon/ingest/mail.py", "sync_mail"),
     ("connector generator (ImapMailbox._sync)", "connectors/imap/source.py", "_sync"),
     ("  UID FETCH total (Wire.fetch)", "connectors/imap/client.py", "fetch"),
     ("    read the response off the socket (read_tagged)", "imap/fetchparse.py", "read_tagged"),
@@ -369,12 +369,12 @@ _STAGES: tuple[tuple[str, str, str], ...] = (
     ),
     ("  to_message (normalize)", "connectors/imap/normalize.py", "to_message"),
     ("    parse_header_block (header parsing)", "connectors/headers.py", "parse_header_block"),
-    ("ingest: apply_batch", "daemon/ingest.py", "apply_batch"),
-    ("  classify, header pass (_classify_fields)", "daemon/ingest.py", "_classify_fields"),
-    ("  link_threads", "daemon/threads.py", "link_threads"),
-    ("  _known_refs (lookups of the batch's refs)", "daemon/ingest.py", "_known_refs"),
+    ("ingest: apply_batch", "daemon/ingest/mail.py", "apply_batch"),
+    ("  classify, header pass (_classify_fields)", "daemon/ingest/mail.py", "_classify_fields"),
+    ("  link_threads", "daemon/ingest/mail_threads.py", "link_threads"),
+    ("  _known_refs (lookups of the batch's refs)", "daemon/ingest/mail.py", "_known_refs"),
     ("  ORM: Session.flush", "sqlalchemy/orm/session.py", "flush"),
-    ("refine_bodies (body fetch + classify)", "daemon/ingest.py", "refine_bodies"),
+    ("refine_bodies (body fetch + classify)", "daemon/ingest/mail.py", "refine_bodies"),
 )
 
 
@@ -423,7 +423,7 @@ def profile_breakdown(path: Path, size: int, run: dict[str, Any]) -> list[str]:
         (
             ct
             for (f, fn), ct in cumulative.items()
-            if f.endswith("daemon/ingest.py") and fn == "sync_mail"
+            if f.endswith("daemon/ingest/mail.py") and fn == "sync_mail"
         ),
         total,
     )

@@ -141,7 +141,7 @@ class Message(Base):
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
     gone_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     seen_at: Mapped[datetime | None] = mapped_column(TZDateTime)
-    # Outbound only: the language of its subject and text (daemon/language.py codes);
+    # Outbound only: the language of its subject and text (daemon/decide/language.py codes);
     # NULL = not read yet, "" = read, not recognised. The text itself is never kept.
     lang: Mapped[str | None] = mapped_column(String(16))
 
@@ -221,7 +221,7 @@ class Sequence(Base):
 
 class Control(Base):
     """A manual `ghostwatch stop` / `resume`, replayed as a tracker event, or
-    `snooze` (action `snooze:YYYYMMDD`, read by daemon/snooze.py)."""
+    `snooze` (action `snooze:YYYYMMDD`, read by daemon/decide/snooze.py)."""
 
     __tablename__ = "controls"
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from daemon.app import open_app
-from daemon.config import load_config
-from daemon.cycle import CycleReport, run_cycle
+from daemon.act.reminders import reminder_slot
+from daemon.cli.present import print_draft, print_status
+from daemon.config.settings import load_config
 from daemon.db.calendar_tables import Reminder
 from daemon.demo import mail as sample
-from daemon.present import print_draft, print_status
-from daemon.reminders import reminder_slot
+from daemon.runtime.cycle import CycleReport, run_cycle
+from daemon.runtime.wiring import open_app
 
 _CAL_HINT = "calendar/work/*.ics, e.g. with khal"
 CONFIG = """\
@@ -201,7 +201,7 @@ def run_demo(directory: Path | None, out: TextIO = sys.stdout) -> int:
         _tell(report, tz, out, summaries, partial(reminder_slot, now=scene.now, calendar=cal))
         print(file=out)
     print("== Where every thread stands", file=out)
-    from daemon.commands import all_decisions
+    from daemon.cli.commands import all_decisions
 
     decisions = [d for d in all_decisions(app, sample.at(11, 12)) if d.current]
     print_status(decisions, tz, out)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon.away import Away, shift_for_away
 from daemon.classify.bounce_reason import family
+from daemon.tracker.away import Away, shift_for_away
 from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
 from daemon.tracker.states import (
     AutoReply,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import connectors
-from daemon.cli import main
+from daemon.cli.main import main
 from tests.connectors import mbox_source
 from tests.connectors.mbox_source import MboxSource, Settings
 from tests.contract.draft_sink_suite import DraftSinkContract

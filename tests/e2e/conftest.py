@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.demo import mail as sample
 
 CONFIG = """

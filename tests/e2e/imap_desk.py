@@ -25,7 +25,7 @@ from email.policy import default as default_policy
 from email.utils import format_datetime
 from pathlib import Path
 
-from daemon.cli import main
+from daemon.cli.main import main
 from tests.servers.dovecot import Dovecot, MailUser, dovecot_binary, skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,7 +204,7 @@ class ImapDesk:
         log = (self.root / "process.log").open("ab")
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "daemon.cli", *self.argv(*args, now=now)],
+                [sys.executable, "-m", "daemon.cli.main", *self.argv(*args, now=now)],
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -57,7 +57,7 @@ def cli(desk: Desk, *args: str, now: str | None = None) -> str:
     argv = ["--config", str(desk.config), *(["--now", now] if now else []), *args]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *argv],
+        [sys.executable, "-m", "daemon.cli.main", *argv],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-import daemon.decide as decide_module
+import daemon.decide.replay as decide_module
 from connectors.vdir import Settings, VdirCalendar
-from daemon.app import App, open_app
-from daemon.calendar_ingest import load_entries, sync_calendar
-from daemon.calendar_signals import calendar_events_for
-from daemon.config import load_config
+from daemon.act.reminders import remove_ended, write_reminders
+from daemon.config.settings import load_config
 from daemon.db.calendar_tables import CalendarEntry, Reminder
 from daemon.db.tables import Base
-from daemon.decide import Decision, account_id, evaluate, threads_to_decide
+from daemon.decide.calendar_signals import calendar_events_for
+from daemon.decide.replay import Decision, account_id, evaluate, threads_to_decide
 from daemon.demo import mail as sample
-from daemon.reminders import remove_ended, write_reminders
+from daemon.ingest.calendar import load_entries, sync_calendar
+from daemon.runtime.wiring import App, open_app
 from daemon.tracker.states import Event
 from tests.e2e.conftest import Desk
 

@@ -58,7 +58,7 @@ def check(
     empty = root / "bin"
     empty.mkdir(exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--config", str(config), "check"],
+        [sys.executable, "-m", "daemon.cli.main", "--config", str(config), "check"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -198,7 +198,7 @@ def test_calendar_connection_failures_name_their_cause(tmp_path: Path, url: str,
         CALENDAR.format(root=tmp_path, url=url.format(free=free_port())), encoding="utf-8"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--config", str(config), "check"],
+        [sys.executable, "-m", "daemon.cli.main", "--config", str(config), "check"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "Traceback" not in done.stderr

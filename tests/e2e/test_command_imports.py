@@ -23,7 +23,7 @@ import atexit, json, sys
 heavy = {heavy!r}
 atexit.register(lambda: print("LOADED " + json.dumps(sorted(
     {{m.split(".")[0] for m in sys.modules}} & set(heavy))), file=sys.stderr))
-from daemon.cli import main
+from daemon.cli.main import main
 sys.exit(main())
 """
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(desk: Desk, *args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
     """The `ghostwatch` command as a user runs it: a separate process."""
-    argv = [sys.executable, "-m", "daemon.cli", "--config", str(desk.config)]
+    argv = [sys.executable, "-m", "daemon.cli.main", "--config", str(desk.config)]
     if now:
         argv += ["--now", now]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -87,7 +87,7 @@ def test_explain_into_a_closed_pipe_exits_quietly(desk: Desk) -> None:
     os.close(read)  # what `| head -1` does once it has its line: nobody reads any more
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", T1,
+            [sys.executable, "-m", "daemon.cli.main", "--config", str(desk.config), "--now", T1,
              "explain", sample.WANG[1]],
             stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -187,7 +187,7 @@ def test_report_to_a_terminal_writes_a_file_and_says_where(desk: Desk) -> None:
     master, slave = pty.openpty()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", T1,
+            [sys.executable, "-m", "daemon.cli.main", "--config", str(desk.config), "--now", T1,
              "report"],
             stdout=slave, stderr=subprocess.PIPE, text=True, timeout=120, check=False, cwd=here,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -159,7 +159,7 @@ def test_kill_9_at_random_points_never_duplicates_or_loses_a_draft(
 _DIE_AFTER_FIRST_TABLE = """
 import os, signal, sys
 from alembic.operations import Operations
-from daemon.cli import main
+from daemon.cli.main import main
 create_table = Operations.create_table
 def create_then_die(self, *args, **kwargs):
     create_table(self, *args, **kwargs)

@@ -37,7 +37,7 @@ NO_OVERRIDE = [
 def cli(config: Path, *args: str, modes: bool = False) -> subprocess.CompletedProcess[str]:
     """The CLI as its own process; `modes`: file permissions apply even to root."""
     return subprocess.run(
-        [*(NO_OVERRIDE if modes else []), sys.executable, "-m", "daemon.cli",
+        [*(NO_OVERRIDE if modes else []), sys.executable, "-m", "daemon.cli.main",
          "--config", str(config), *args],
         cwd=REPO,
         capture_output=True,

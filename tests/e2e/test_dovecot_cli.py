@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from tests.servers.dovecot import Dovecot, MailUser, dovecot_binary, skip_or_fail
 
 ME = "li.lei@hunter.example"

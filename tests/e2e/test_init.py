@@ -16,7 +16,7 @@ def gw(home: Path, *args: str, stdin: str | None = None) -> subprocess.Completed
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(home)}
     env.pop("GHOSTWATCH_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
+        [sys.executable, "-m", "daemon.cli.main", *args],
         input=stdin, capture_output=True, text=True, env=env, cwd=home, timeout=120, check=False,
     )  # fmt: skip
 

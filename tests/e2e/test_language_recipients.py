@@ -56,7 +56,7 @@ def body(msg: Message) -> str:
 
 def cli(desk: Desk, *args: str, now: str = T1) -> subprocess.CompletedProcess[str]:
     """`ghostwatch ARGS` as its own process, as a consultant runs it."""
-    argv = [sys.executable, "-m", "daemon.cli", "--config", str(desk.config), "--now", now, *args]
+    argv = [sys.executable, "-m", "daemon.cli.main", "--config", str(desk.config), "--now", now, *args]
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

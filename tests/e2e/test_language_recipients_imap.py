@@ -29,7 +29,7 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 def cli(desk: ImapDesk, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "daemon.cli", *desk.argv(*args, now=T1)]
+    argv = [sys.executable, "-m", "daemon.cli.main", *desk.argv(*args, now=T1)]
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

@@ -40,7 +40,7 @@ def dovecot() -> Iterator[Dovecot]:
 def cli(desk: ImapDesk, *args: str, now: str) -> subprocess.CompletedProcess[str]:
     """The CLI as its own process, as a consultant runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *desk.argv(*args, now=now)],
+        [sys.executable, "-m", "daemon.cli.main", *desk.argv(*args, now=now)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -151,7 +151,7 @@ def test_backup_of_a_postgresql_database_points_to_pg_dump(tmp_path: Path) -> No
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--config", str(config), "backup", "x.dump"],
+        [sys.executable, "-m", "daemon.cli.main", "--config", str(config), "backup", "x.dump"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1

@@ -24,7 +24,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from connectors.headers import parse_addresses
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.demo import mail as sample
 from tests.e2e.conftest import CONFIG
 from tests.fuzz.strategies import (

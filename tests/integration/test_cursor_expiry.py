@@ -18,12 +18,12 @@ from connectors.base import Scope
 from connectors.errors import ConnectorError, CursorExpired, Severity
 from connectors.memory import MemoryMailbox, raw_message
 from connectors.model import ChangeBatch
+from daemon.config.identity import Identity
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Message, Thread
 from daemon.errors import AccountDegraded
 from daemon.failures import severity_of, skips_part
-from daemon.identity import Identity
-from daemon.ingest import sync_mail
+from daemon.ingest.mail import sync_mail
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ME = "li.na@talentbridge.cn"

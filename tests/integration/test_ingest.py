@@ -10,13 +10,13 @@ from sqlalchemy import func, select, text
 
 from connectors.memory import MemoryMailbox, raw_message
 from connectors.model import ChangeBatch, MailMessage, MessageGone
+from daemon.config.identity import Identity
 from daemon.db.bulk import BulkInsert, reserve_ids
 from daemon.db.engine import Store
 from daemon.db.tables import Control, Message, MessageRef, Thread
 from daemon.db.tables import Sequence as SequenceRow
-from daemon.identity import Identity
-from daemon.ingest import SyncReport, apply_batch, refine_bodies, sync_mail
-from daemon.threads import merge_threads
+from daemon.ingest.mail import SyncReport, apply_batch, refine_bodies, sync_mail
+from daemon.ingest.mail_threads import merge_threads
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ME = "li.na@talentbridge.cn"

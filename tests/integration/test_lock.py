@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from daemon.errors import AlreadyRunning
-from daemon.lock import AdvisoryLock, FileLock, acquire
+from daemon.runtime.lock import AdvisoryLock, FileLock, acquire
 
 
 def test_sqlite_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:

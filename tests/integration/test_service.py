@@ -180,7 +180,7 @@ class Daemon:
         argv = ["--config", str(self.config), "--now", NOW, "run"]
         with self.log_path.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daemon.cli", *argv],
+                [sys.executable, "-m", "daemon.cli.main", *argv],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,

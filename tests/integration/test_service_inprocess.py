@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 import connectors
-from daemon.app import open_app
-from daemon.config import load_config
+from daemon.config.settings import load_config
 from daemon.demo import mail as sample
-from daemon.lock import acquire
-from daemon.service import Service, shifted_clock
+from daemon.runtime.lock import acquire
+from daemon.runtime.service import Service, shifted_clock
+from daemon.runtime.wiring import open_app
 from tests.integration import service_fakes
 from tests.integration.test_service import NOW, WORK
 
@@ -107,7 +107,7 @@ def test_daily_summary_and_an_unexpected_error(
     finally:
         service.app.store.close()
         service.lock.release()
-    lines = [r for r in caplog.records if r.name == "daemon.service"]
+    lines = [r for r in caplog.records if r.name == "daemon.runtime.service"]
     error = next(r for r in lines if "[broken] degraded" in r.getMessage())
     assert error.levelno == logging.ERROR
     assert "unexpected RuntimeError at service_fakes.py:" in error.getMessage()

@@ -1,10 +1,10 @@
-"""Which steps a rebuilt database counts as skipped (daemon/adopt.py, pure part)."""
+"""Which steps a rebuilt database counts as skipped (daemon/ingest/adopt.py, pure part)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from daemon.adopt import Found, _skipped, _split_key
+from daemon.ingest.adopt import Found, _skipped, _split_key
 
 T = datetime(2026, 11, 5, 10, tzinfo=UTC)
 
@@ -34,8 +34,8 @@ def test_keys_that_are_not_ours_are_ignored() -> None:
 
 
 def test_a_tagged_skip_after_a_follow_up_by_hand_does_not_invent_a_second_skip() -> None:
-    from daemon.adopt import _tagged_skips
-    from daemon.timeline import MsgView
+    from daemon.decide.timeline import MsgView
+    from daemon.ingest.adopt import _tagged_skips
 
     start = MsgView(
         ref="1:1:Sent", folder_role="sent", message_id="o@h", at=T - timedelta(5),

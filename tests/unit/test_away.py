@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.away import Away, Handoff, away_periods, handoff, is_absence, shift_for_away
-from daemon.calendar_signals import EntryView
+from daemon.tracker.away import Away, Handoff, away_periods, handoff, is_absence, shift_for_away
+from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.policy import BusinessCalendar
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from daemon.act.render import DraftVars, render_reminder
 from daemon.classify import classify
 from daemon.classify.bounce_reason import family, is_hard, reason_of
-from daemon.render import DraftVars, render_reminder
 from daemon.tracker.machine import next_action, replay, risk
 from daemon.tracker.states import (
     Bounced,

@@ -14,17 +14,17 @@ from connectors.errors import CursorExpired
 from connectors.ical import parse_imip_reply
 from connectors.memory import MemoryCalendar
 from connectors.model import Address, CalendarChanges, CalendarEvent
-from daemon.calendar_ingest import load_answers, load_entries, record_answers, sync_calendar
-from daemon.calendar_signals import (
-    EntryView,
+from daemon.db.calendar_tables import CalendarEntry
+from daemon.db.engine import Store
+from daemon.db.tables import Account, Base
+from daemon.decide.calendar_signals import (
     InviteAnswer,
     answers_from,
     calendar_events_for,
     mentioned_addresses,
 )
-from daemon.db.calendar_tables import CalendarEntry
-from daemon.db.engine import Store
-from daemon.db.tables import Account, Base
+from daemon.ingest.calendar import load_answers, load_entries, record_answers, sync_calendar
+from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, replay
 from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
 from daemon.tracker.states import Event, Meeting, Outbound, RedFlag, State

@@ -16,7 +16,7 @@ import pytest
 import connectors
 from connectors.base import MailConnector
 from connectors.secrets import SecretSource
-from daemon.config import (
+from daemon.config.settings import (
     AccountConfig,
     Config,
     ConfigError,

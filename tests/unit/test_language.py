@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.language import choose_locale, detect, locale_for_code
+from daemon.decide.language import choose_locale, detect, locale_for_code
 
 AVAILABLE = ("zh-CN", "en")
 
@@ -100,7 +100,7 @@ def test_a_detected_language_keeps_the_accounts_regional_variant() -> None:
 
 
 def test_the_first_matching_rule_with_a_locale_sets_it() -> None:
-    from daemon.config import PolicyConfig
+    from daemon.config.settings import PolicyConfig
     from daemon.tracker.policy import Rule, RuleMatch, resolve_playbook
 
     rules = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import logsetup
+from daemon.runtime import logsetup
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import notify
+from daemon.runtime import notify
 
 
 @pytest.fixture

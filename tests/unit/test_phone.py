@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.phone import own_text, phone_from_body
+from daemon.act.signature_phone import own_text, phone_from_body
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_own_text_cuts_outlook_history() -> None:
 
 
 def test_plain_text_of_a_multipart_reply() -> None:
-    from daemon.contact_phone import plain_text
+    from daemon.act.phone_lookup import plain_text
 
     raw = (
         b"From: w@x.example\r\nMIME-Version: 1.0\r\n"

@@ -3,7 +3,7 @@ and a mass mailing is not followed."""
 
 from __future__ import annotations
 
-from daemon.timeline import events_for, outreach, sequence_id
+from daemon.decide.timeline import events_for, outreach, sequence_id
 from daemon.tracker.states import HumanReply, Outbound
 from tests.unit.test_timeline import ME, msg
 
@@ -71,7 +71,7 @@ ME_ADDR = "li.lei@hunter.example"
 
 
 def test_a_draft_to_several_people_greets_them_all() -> None:
-    from daemon.render import salutation
+    from daemon.act.render import salutation
 
     assert salutation("Carl Diaz", "en", ("Dana Wu",)) == "Hi Carl and Dana,"
     assert salutation("Carl Diaz", "en", ("Dana Wu", "Dr. Eve Ng")) == "Hi Carl, Dana and Dr. Ng,"
@@ -82,7 +82,7 @@ def test_a_draft_to_several_people_greets_them_all() -> None:
 
 
 def test_stop_naming_one_bcc_recipient_stops_only_theirs() -> None:
-    from daemon.timeline import ControlView
+    from daemon.decide.timeline import ControlView
     from daemon.tracker.states import Stop
 
     out = msg("o", 2, "out", ME_ADDR, HM1, bcc=((HM2, "B"), ("c@z.example", "C")))
@@ -110,7 +110,7 @@ def test_stop_naming_one_bcc_recipient_stops_only_theirs() -> None:
 
 
 def test_a_hard_bounce_for_one_of_several_leaves_only_them_out() -> None:
-    from daemon.timeline import without_dead
+    from daemon.decide.timeline import without_dead
     from daemon.tracker.states import Bounced
 
     out = msg("o", 2, "out", ME_ADDR, HM1, cc=((HM2, "Tom"),))

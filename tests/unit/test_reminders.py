@@ -13,11 +13,7 @@ import pytest
 from connectors.errors import Transient
 from connectors.memory import MemoryCalendar
 from connectors.model import Address, CalendarEvent
-from daemon.db.calendar_tables import Reminder
-from daemon.db.engine import Store
-from daemon.db.tables import Account, Base, Draft, Thread
-from daemon.decide import Decision
-from daemon.reminders import (
+from daemon.act.reminders import (
     ReminderReport,
     preview_reminders,
     reminder_slot,
@@ -25,7 +21,11 @@ from daemon.reminders import (
     remove_ended,
     write_reminders,
 )
-from daemon.timeline import MsgView, ThreadFacts
+from daemon.db.calendar_tables import Reminder
+from daemon.db.engine import Store
+from daemon.db.tables import Account, Base, Draft, Thread
+from daemon.decide.replay import Decision
+from daemon.decide.timeline import MsgView, ThreadFacts
 from daemon.tracker.machine import Context, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
 from daemon.tracker.states import (

@@ -9,7 +9,7 @@ import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 from jinja2.sandbox import SecurityError
 
-from daemon.render import (
+from daemon.act.render import (
     KINDS,
     REMINDERS,
     DraftVars,

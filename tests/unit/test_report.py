@@ -7,7 +7,7 @@ import io
 import json
 from datetime import UTC, datetime
 
-from daemon.report import Case, group_by, habits, to_csv, to_html, to_json
+from daemon.analytics.case_library import Case, group_by, habits, to_csv, to_html, to_json
 
 
 def case(

@@ -1,13 +1,13 @@
-"""Snooze and stale drafts: the pure rules (daemon/snooze.py, daemon/stale.py)."""
+"""Snooze and stale drafts: the pure rules (daemon/decide/snooze.py, daemon/decide/stale.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from daemon.snooze import control_action, hold, parse_day, snoozed_until
-from daemon.stale import stale_risk, waiting_since, worst
-from daemon.timeline import ControlView, DraftView, MsgView
+from daemon.decide.snooze import control_action, hold, parse_day, snoozed_until
+from daemon.decide.stale import stale_risk, waiting_since, worst
+from daemon.decide.timeline import ControlView, DraftView, MsgView
 from daemon.tracker.policy import BusinessCalendar, Duration, Unit
 from daemon.tracker.states import NextAction, Record, Risk, State, Withdraw, WriteDraft
 

@@ -1,0 +1,470 @@
+"""What each CLI command does. cli.py parses; errors bubble to its one handler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from connectors.model import FolderRole
+from daemon.config.settings import load_config
+from daemon.errors import GhostwatchError, NotFound, UsageError
+
+# Each command imports what it uses inside its function: `status` must not pay for
+# the connectors, Jinja or Alembic, and `--help` for none of it (issue 11).
+if TYPE_CHECKING:
+    from connectors.base import MailSource
+    from daemon.cli.present import AccountHealth
+    from daemon.config.settings import AccountConfig, Config
+    from daemon.decide.replay import Decision
+    from daemon.runtime.wiring import App
+
+log = logging.getLogger("ghostwatch")
+
+
+def now_of(args: argparse.Namespace, config: Config) -> datetime:
+    if args.now is None:
+        return datetime.now(UTC)
+    now: datetime = args.now
+    return now if now.tzinfo else now.replace(tzinfo=ZoneInfo(config.policy.timezone))
+
+
+def _app(args: argparse.Namespace) -> App:
+    from daemon.runtime.wiring import open_app
+
+    return open_app(load_config(args.config))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path: Path = (args.path or args.config).expanduser().absolute()
+    if path.exists():
+        raise GhostwatchError(
+            f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
+        )
+    from daemon.cli.init_config import ask_address, starter_config
+
+    address = args.address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
+    print(f"  ghostwatch --config {path} check")
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    raise GhostwatchError(
+        "gmail / graph sign-in is not available yet",
+        hint='meanwhile use the account over IMAP with an app password (type = "imap")',
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from connectors.errors import ConnectorError
+    from daemon.act.render import check_templates
+    from daemon.db.engine import mask_url
+    from daemon.runtime.wiring import mailbox, open_app
+
+    config = load_config(args.config)
+    problems: list[str] = []
+    print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
+    # Drafts may also be written in a rule's `set = { locale }` (and in a shipped locale).
+    ruled = {r.set_locale for r in config.policy.rules if r.set_locale}
+    locales = sorted({a.locale for a in config.accounts} | ruled)
+    template_problems = check_templates(locales, config.daemon.templates_dir)
+    problems += [f"template {p}" for p in template_problems]
+    if not template_problems:
+        print(f"templates ({', '.join(locales)}): ok")
+    try:
+        app = open_app(config)
+        print(f"database {mask_url(config.daemon.database)}: ok")
+    except GhostwatchError as exc:
+        problems.append(f"database: {exc}")
+        app = None
+    for account in config.accounts:
+        try:
+            with mailbox(account) as source:
+                problems += _check_mail(account, source)
+        except ConnectorError as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            problems.append(f"account {account.name}: {exc}{hint}")
+        if account.calendar is not None:
+            problems += _check_calendar(account)
+    if app is not None:
+        app.store.close()
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+_SHOWN_ROLES = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
+    """What the source offers, and the folder roles its connector says it needs."""
+    import connectors
+
+    entry = connectors.mail_connector(account.mail.type)
+    caps = sorted({*source.capabilities().names, *entry.capabilities})
+    roles = {f.role: f.name for f in source.folders()}
+    print(f"account {account.name} ({account.mail.type}): reached")
+    print(f"  capabilities: {', '.join(caps) or 'none'}")
+    for role in _SHOWN_ROLES if roles else entry.folder_roles:
+        print(f"  {role.value}: {roles.get(role, 'not found')}")
+    return [
+        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
+        for role, hint in entry.folder_roles.items()
+        if role not in roles
+    ]
+
+
+def _check_calendar(account: AccountConfig) -> list[str]:
+    import connectors
+    from connectors.errors import ConnectorError
+    from daemon.runtime.cycle import calendar_of
+
+    kind = account.calendar.type if account.calendar else "none"
+    if kind not in connectors.CALENDAR_CONNECTORS:
+        print(f"  calendar {kind}: not available in this version (mail keeps working)")
+        return []
+    try:
+        with calendar_of(account) as cal:
+            assert cal is not None
+            cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
+            names = sorted(cal.capabilities().names)
+            print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
+    except ConnectorError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
+    return []
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from daemon.runtime.accountsync import sync_account
+
+    app = _app(args)
+    now = now_of(args, app.config)
+    for account in app.accounts(args.account):
+        sync_account(app, account, now)
+    return 0
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    from daemon.cli.present import print_draft
+    from daemon.runtime.cycle import run_cycle
+
+    app = _app(args)
+    now = now_of(args, app.config)
+    tz = ZoneInfo(app.config.policy.timezone)
+    due = written = 0
+    for account in app.accounts(args.account):
+        report = run_cycle(app, account, now, dry_run=args.dry_run)
+        due += report.due_count
+        if args.dry_run:
+            for d, step, body in report.previews:
+                print_draft(d, step, body, tz, prefix=f"[{account.name}] would write ")
+            for ev in report.reminder_previews:
+                when = ev.start.astimezone(tz).strftime("%m-%d %H:%M")
+                print(f"[{account.name}] would add to the calendar: {when} {ev.summary}")
+            continue
+        written += len(report.outbox.written)
+        for d, step, _ in report.outbox.written:
+            print(f"[{account.name}] draft step {step} for {d.facts.contact} is in Drafts")
+        for key in report.outbox.withdrawn:
+            print(f"[{account.name}] withdrew untouched draft {key}")
+        for key in report.outbox.kept_edited:
+            print(f"[{account.name}] left your edited draft {key} alone")
+        for key in report.reminders.written:
+            print(f"[{account.name}] calendar reminder {key} written")
+        for key in report.reminders.removed:
+            print(f"[{account.name}] calendar reminder {key} removed (the sequence ended)")
+        for key in report.outbox.failed:
+            print(f"[{account.name}] draft {key} not written yet (see `status`)")
+        if report.outbox.deferred:
+            print(
+                f"[{account.name}] {report.outbox.deferred} more due; held by max_drafts_per_cycle"
+            )
+    if args.dry_run:
+        print(f"{due} follow-up(s) due; dry run: nothing written.")
+    else:
+        print(f"{written} draft(s) written, {due} follow-up(s) were due.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # Imported here: only `run` needs schedule, signal handlers and watcher threads.
+    from daemon.runtime.service import run_daemon, shifted_clock
+
+    start = None if args.now is None else now_of(args, load_config(args.config))
+    return run_daemon(args.config, now_fn=shifted_clock(start), verbose=args.verbose)
+
+
+def all_decisions(app: App, now: datetime) -> list[Decision]:
+    from sqlalchemy import select
+
+    from daemon.db.tables import Message
+    from daemon.decide.replay import account_id, evaluate
+
+    out: list[Decision] = []
+    with app.store.reader() as s:
+        for account in app.accounts():
+            acct = account_id(s, account.name)
+            if acct is None:
+                continue
+            # Every thread with a message of ours: `sync` alone stores messages, not sequences.
+            query = select(Message.thread_id).where(
+                Message.account_id == acct,
+                Message.direction == "out",
+                Message.thread_id.is_not(None),
+            )
+            tids = sorted({t for t in s.scalars(query.distinct()) if t is not None})
+            out.extend(evaluate(s, account.name, app.policy(account), now, tids))
+    return out
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from daemon.cli.present import print_accounts, print_json, print_status, status_json
+
+    app = _app(args)
+    now = now_of(args, app.config)
+    decisions = [d for d in all_decisions(app, now) if args.all or _shown(d, now)]
+    decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    accounts = account_health(app)
+    if args.json:
+        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
+    else:
+        print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_accounts(accounts)
+    return 0
+
+
+def account_health(app: App) -> dict[str, AccountHealth]:
+    from sqlalchemy import select
+
+    from daemon.cli.present import AccountHealth
+    from daemon.db.tables import Account
+
+    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
+    with app.store.reader() as s:
+        rows = s.execute(select(*columns).order_by(Account.name))
+        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
+
+
+RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
+
+
+def _shown(d: Decision, now: datetime) -> bool:
+    """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
+    rec = d.run.record
+    if not d.current or rec.state.open:
+        return d.current
+    ended = rec.ended_at
+    return rec.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
+
+
+def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:
+    from sqlalchemy import select
+
+    from daemon.cli.lookup import find_thread
+    from daemon.db.tables import Account
+    from daemon.db.tables import Sequence as SequenceRow
+
+    if now is not None and "@" in target:
+        found = [d for d in all_decisions(app, now) if d.facts.contact == target.strip().lower()]
+        if found:
+            latest = max(found, key=lambda d: d.run.record.started_at)
+            return latest.account, latest.thread_id
+    with app.store.reader() as s:
+        row = s.get(SequenceRow, target)
+        rows = [row] if row is not None else []
+        if not rows:
+            query = select(SequenceRow).where(SequenceRow.contact_addr == target.strip().lower())
+            rows = list(s.scalars(query.order_by(SequenceRow.started_at.desc())))
+        if not rows and (untracked := find_thread(s, target)) is not None:
+            return untracked
+        if not rows:
+            raise NotFound(
+                f"no thread for {target!r}",
+                hint="give a contact address or a sequence id from `ghostwatch status`",
+            )
+        name = s.scalar(select(Account.name).where(Account.id == rows[0].account_id))
+        return name or "", rows[0].thread_id or 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from daemon.act.drafts import drafts_of
+    from daemon.cli.lookup import untracked_reason
+    from daemon.cli.present import print_explain
+    from daemon.db.tables import Message
+    from daemon.decide.replay import evaluate, to_view
+    from daemon.decide.timeline import dedupe
+
+    app = _app(args)
+    now = now_of(args, app.config)
+    name, tid = _find_thread(app, args.target, now)
+    account = app.config.account(name)
+    with app.store.reader() as s:
+        decisions = evaluate(s, name, app.policy(account), now, [tid])
+        rows = s.scalars(select(Message).where(Message.thread_id == tid))
+        views = dedupe(to_view(m) for m in rows)
+        drafts = drafts_of(s, [d.sequence_id for d in decisions])
+    if not decisions:
+        with app.store.reader() as s:
+            why = (
+                untracked_reason(s, app.policy(account), tid)
+                or "no outreach to an external contact"
+            )
+        raise NotFound(f"thread {tid} is not followed up: {why}")
+    decisions = _asked_about(decisions, args.target)
+    print_explain(decisions, views, ZoneInfo(app.config.policy.timezone), drafts=drafts)
+    return 0
+
+
+def _asked_about(decisions: list[Decision], target: str) -> list[Decision]:
+    """A thread with Bcc recipients holds a sequence for each: show the one asked about."""
+    if not any(d.facts.separate for d in decisions):
+        return decisions
+    wanted = target.strip().lower()
+    who = {
+        d.facts.contact for d in decisions if wanted in d.facts.addresses or d.sequence_id == wanted
+    }
+    return [d for d in decisions if d.facts.contact in who] or decisions
+
+
+def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
+    from sqlalchemy import update
+
+    from daemon.act.marks import mark_thread
+    from daemon.cli.lookup import control_contact
+    from daemon.db.tables import Control, Thread
+    from daemon.decide.replay import account_id, decide
+
+    app = _app(args)
+    now = now_of(args, app.config)
+    name, tid = _find_thread(app, args.target)
+    with app.store.transaction() as s:
+        acct = account_id(s, name)
+        who = control_contact(s, args.target)
+        s.add(Control(account_id=acct, thread_id=tid, action=action, at=now, contact_addr=who))
+        s.execute(update(Thread).where(Thread.id == tid).values(dirty=True))
+    account = app.config.account(name)
+    decisions = decide(app.store, name, app.policy(account), now)
+    print(f"{shown or action}: thread {tid} of account {name}")
+    if action == "stop":
+        from daemon.runtime.withdraw_now import withdraw_now
+
+        mine = [d for d in decisions if d.thread_id == tid]
+        drafts, reminders = withdraw_now(app, account, mine, now)
+        for key in drafts.withdrawn:
+            print(f"[{name}] withdrew untouched draft {key}")
+        for key in drafts.kept_edited:
+            print(f"[{name}] left your edited draft {key} alone")
+        for key in reminders.removed:
+            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
+    split = any(d.facts.separate for d in decisions if d.thread_id == tid)
+    # A gw:stop keyword would stop every Bcc recipient's sequence of the thread: a stop
+    # naming one of them stays in the database only.
+    if not (split and who) and (note := mark_thread(app, name, tid, action)):
+        print(note)
+    return 0
+
+
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from daemon.decide.snooze import control_action, parse_day
+
+    day = parse_day(args.until)
+    if day is None:
+        raise UsageError(f"{args.until!r} is not a date; e.g. ghostwatch snooze CONTACT 2026-12-10")
+    return _control(args, control_action(day), shown=f"snoozed until {day.isoformat()}")
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _control(args, "stop")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _control(args, "resume")
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from daemon import classify
+
+    status = 0
+    for path in args.files:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            print(f"ghostwatch: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            status = 1
+            continue
+        verdict = classify.classify(raw, has_body=True)
+        print(json.dumps(classify.classification_json(str(path), verdict), ensure_ascii=False))
+    return status
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from daemon.analytics import case_library as report
+    from daemon.db.tables import Account
+    from daemon.db.tables import Sequence as SequenceRow
+
+    app = _app(args)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since {args.since!r} is not a date; e.g. 2026-09-01") from None
+        since = (
+            since if since.tzinfo else since.replace(tzinfo=ZoneInfo(app.config.policy.timezone))
+        )
+    with app.store.reader() as s:
+        query = select(SequenceRow, Account.name).join(
+            Account, Account.id == SequenceRow.account_id
+        )
+        query = query.where(SequenceRow.state.in_(report.OUTCOMES))
+        if since is not None:
+            query = query.where(SequenceRow.started_at >= since)
+        rows = s.execute(query.order_by(SequenceRow.started_at))
+        cases = [report.case_of(row, name) for row, name in rows]
+    made = now_of(args, app.config)
+    render = {
+        "json": lambda: report.to_json(cases),
+        "csv": lambda: report.to_csv(cases),
+        "html": lambda: report.to_html(cases, args.since, made),
+    }
+    text = render[args.format]()
+    out: Path | None = args.out
+    if out is None and sys.stdout.isatty():
+        # A page of raw HTML on a terminal helps nobody: write a file, say where.
+        out = report.free_path(Path.cwd(), made.date(), args.format)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        print(f"{len(cases)} case(s) written to {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import run_demo
+
+    return run_demo(args.dir)

@@ -1,0 +1,333 @@
+"""Text and JSON views of decisions for status, explain and once --dry-run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from connectors.headers import UNTRACKABLE
+from daemon.db.tables import Draft
+from daemon.decide.replay import Decision
+from daemon.decide.timeline import RECEIPT_USED, MsgView
+from daemon.ingest.reused_ids import REUSED_ID
+from daemon.tracker.machine import returned_days
+from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
+
+_COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """How an account's mail sync is doing, as `status` shows it."""
+
+    health: str  # ok | degraded
+    rescans: int  # times its mail cursor expired and was rebuilt by a rescan
+    last_error: str | None
+
+    def note(self) -> str | None:
+        """One line when there is something to say, None for a quiet healthy account."""
+        parts = []
+        if self.health != "ok":
+            parts.append(f"degraded: {self.last_error or 'unknown reason'}")
+        elif self.last_error:
+            parts.append(f"ok, but {self.last_error}")
+        if self.rescans:
+            parts.append(f"mail cursor rebuilt by a rescan {self.rescans} time(s)")
+        return "; ".join(parts) or None
+
+
+def status_json(
+    decisions: Sequence[Decision],
+    tz: ZoneInfo,
+    accounts: Mapping[str, AccountHealth] | None = None,
+) -> list[dict[str, Any]]:
+    """SPEC §6 fields; times in the account's timezone, ISO-8601 with offset.
+
+    Each row also carries its account's `account_health` and `account_rescans`
+    (the array stays what SPEC §6 promises; these are extra fields)."""
+    accounts = accounts or {}
+
+    def iso(t: datetime | None) -> str | None:
+        return t.astimezone(tz).isoformat() if t else None
+
+    out = []
+    for d in decisions:
+        rec = d.run.record
+        out.append(
+            {
+                "id": d.sequence_id,
+                "account": d.account,
+                "contact": d.facts.contact,
+                "contact_name": d.facts.contact_name,
+                "subject": d.facts.subject,
+                "state": rec.state.value,
+                "steps_done": rec.steps_done,
+                "silent_since": iso(rec.started_at),
+                "next_step": d.next.step if d.next.action == "draft" else None,
+                "next_action": d.next.action,
+                "next_due": iso(d.next.due),
+                "risk": d.risk.value,
+                "ended_at": iso(rec.ended_at),
+                "outcome": rec.outcome_reason or None,
+                "red_flags": list(rec.red_flags),
+                "draft_waiting_since": iso(d.draft_waiting_since),
+                "snoozed_until": iso(d.snoozed_until),
+                "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
+                "returned_from": rec.returned_from.value if rec.returned_from else None,
+                "returned_after_days": returned_days(rec),
+                "tags": dict(d.playbook.tags),
+                "thread": d.thread_id,
+            }
+        )
+        known = accounts.get(d.account)
+        if known is not None:
+            out[-1]["account_health"] = known.health
+            out[-1]["account_rescans"] = known.rescans
+    return out
+
+
+def print_accounts(accounts: Mapping[str, AccountHealth], out: TextIO | None = None) -> None:
+    """A line for each account with something to say (degraded, rescanned)."""
+    out = out or sys.stdout
+    for name, known in accounts.items():
+        note = known.note()
+        if note:
+            print(f"account {name}: {note}", file=out)
+
+
+def _local(t: datetime | None, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%m-%d %H:%M") if t else "-"
+
+
+def _next(d: Decision, tz: ZoneInfo) -> str:
+    n = d.next
+    if n.action == "draft" and d.snoozed_until is not None:
+        return f"snoozed: step {n.step} at {_local(n.due, tz)}"
+    if n.action == "draft":
+        return f"step {n.step} at {_local(n.due, tz)}"
+    if n.action == "close":
+        return f"close at {_local(n.due, tz)}"
+    if n.action == "wait_for_draft" and d.draft_waiting_since is not None:
+        return f"draft {n.step} waiting since {_local(d.draft_waiting_since, tz)}"
+    if n.action == "wait_for_draft":
+        return f"draft {n.step} waits for you"
+    if n.action == "call":
+        return f"call or message ({d.run.record.call_instead})"
+    return shorten(d.run.record.outcome_reason, 60)
+
+
+def shorten(text: str, width: int) -> str:
+    """At most `width` columns, cut between words: an address is shown whole or not at all."""
+    if _width(text) <= width:
+        return text
+    kept = ""
+    for word in text.split():
+        longer = f"{kept} {word}" if kept else word
+        if _width(longer) > width - 2:
+            break
+        kept = longer
+    return f"{kept or text.split()[0]} …"
+
+
+def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    if not decisions:
+        print("No sequences. Nothing is waiting for an answer.", file=out)
+        return
+    colour = out.isatty()
+    rows = [("RISK", "STATE", "CONTACT", "SUBJECT", "STEP", "SILENT SINCE", "NEXT")]
+    for d in decisions:
+        rec = d.run.record
+        name = d.facts.contact_name or d.facts.contact
+        rows.append(
+            (
+                d.risk.value,
+                rec.state.value,
+                f"{name} <{d.facts.contact}>" if d.facts.contact_name else name,
+                d.facts.subject[:40],
+                f"{rec.steps_done}/{len(d.playbook.steps)}",
+                _local(rec.started_at, tz),
+                _next(d, tz),
+            )
+        )
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        cells = [cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)]
+        if colour and i:
+            cells[0] = f"{_COLOURS[row[0]]}{cells[0]}\033[0m"
+        print("  ".join(cells).rstrip(), file=out)
+
+
+def _width(text: str) -> int:
+    # East Asian wide characters take two terminal cells.
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def print_json(data: object, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    json.dump(data, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def print_explain(
+    decisions: Sequence[Decision],
+    messages: Sequence[MsgView],
+    tz: ZoneInfo,
+    out: TextIO | None = None,
+    drafts: Sequence[Draft] = (),
+) -> None:
+    out = out or sys.stdout
+    first = decisions[0]
+    f = first.facts
+    print(f"Thread {first.thread_id}: {f.subject}", file=out)
+    print(f"  contact: {f.contact_name} <{f.contact}>", file=out)
+    others = [f"{n} <{a}>" if n else a for a, n, _ in f.recipients if a != f.contact]
+    if others:
+        print(f"  also to (an answer from any counts): {', '.join(others)}", file=out)
+    if f.separate:
+        print("  in Bcc of the outreach: a conversation of its own", file=out)
+    if f.bounced:
+        print(f"  left out of the follow-ups (hard bounce): {', '.join(f.bounced)}", file=out)
+    if first.language is not None:
+        print(f"  draft language: {first.language.describe()}", file=out)
+        for note in first.language.notes:
+            print(f"        {note}", file=out)
+    if f.aliases:
+        print(f"  aliases seen in the thread: {', '.join(sorted(f.aliases))}", file=out)
+    tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"
+    print(f"  tags: {tags}", file=out)
+    steps = ", ".join(str(s) for s in first.playbook.steps)
+    # Rules are numbered from 1 in config order, as in the trace lines below.
+    rules = ", ".join(f"rule {i + 1}" for i in first.playbook.matched_rules) or "none"
+    print(
+        f"  playbook: steps {steps}; close_after {first.playbook.close_after}; "
+        f"min_gap {first.playbook.min_gap}; rules matched: {rules}",
+        file=out,
+    )
+    job = [
+        f"{k} {v!r}"
+        for k, v in (("title", first.playbook.title), ("company", first.playbook.company))
+        if v
+    ]
+    print(f"  job: {', '.join(job) or 'unknown'}", file=out)
+    for line in first.playbook.trace:
+        print(f"        {line}", file=out)
+    print("\nMessages:", file=out)
+    for m in messages:
+        who = m.sender or "?"
+        arrow = "->" if m.direction == "out" else "<-"
+        gone = " (gone)" if m.gone else ""
+        print(
+            f"  {_local(m.at, tz)} {arrow} [{m.folder_role}] {who}: {m.subject[:60]}{gone}",
+            file=out,
+        )
+        print(f"        {m.kind}: {m.reason}", file=out)
+        for note in m.problems:
+            if RECEIPT_USED in note or note.startswith((UNTRACKABLE, REUSED_ID)):
+                print(f"        {note}", file=out)
+        if m.return_date:
+            print(f"        return date: {m.return_date.isoformat()}", file=out)
+        if m.bounce_status or m.bounce_reason:
+            hard = "hard" if m.bounce_hard else "soft"
+            why = f"{m.bounce_reason} " if m.bounce_reason else ""
+            print(
+                f"        bounce {why}{m.bounce_status or ''} ({hard}) "
+                f"for {', '.join(m.bounce_recipients)}",
+                file=out,
+            )
+    for d in decisions:
+        rec = d.run.record
+        head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+        if rec.returned_from is not None:
+            was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
+            head += f" (returned after {returned_days(rec)} days; was {was})"
+        print(f"\n{head}, risk {d.risk.value}", file=out)
+        for line in d.run.trail:
+            print(f"  {_local(line.at, tz)}  {line.text}", file=out)
+        if d.next.due is not None or d.next.action != "none":
+            print(f"  next: {_next(d, tz)}", file=out)
+            for t in d.next.trace:
+                print(f"        {t}", file=out)
+        if rec.red_flags:
+            print(f"  red flags: {', '.join(rec.red_flags)}", file=out)
+        mine = sorted((x for x in drafts if x.sequence_id == d.sequence_id), key=lambda x: x.step)
+        for dr in mine:
+            print(f"  draft {dr.key}: {_draft_fate(dr, tz)}", file=out)
+
+
+def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
+    lines = []
+    for intent in d.run.due:
+        if isinstance(intent, WriteDraft):
+            who = f"{d.facts.contact_name or d.facts.contact} <{d.facts.contact}>"
+            when = _local(intent.due, tz)
+            lines.append(f"draft step {intent.step} to {who} re {d.facts.subject!r}, due {when}")
+        elif isinstance(intent, WriteReminder):
+            lines.append(
+                f"reminder ({intent.kind}) at {_local(intent.at, tz)} for {d.facts.contact}"
+            )
+        elif isinstance(intent, Withdraw):
+            lines.append(f"withdraw: {intent.reason}")
+    return lines
+
+
+def print_draft(
+    d: Decision,
+    step: int,
+    body: str,
+    tz: ZoneInfo,
+    out: TextIO | None = None,
+    prefix: str = "",
+    slot: Callable[[datetime], datetime] | None = None,
+) -> None:
+    """One draft as it would be written. With `slot` (the reminders' own timing), the
+    calendar reminders that go with it too, at the time the event will really have."""
+    from connectors.compose import reply_subject
+
+    out = out or sys.stdout
+    due = next((i.due for i in d.run.due if isinstance(i, WriteDraft)), None)
+    name = d.facts.contact_name
+    to = f"{name} <{d.facts.contact}>" if name else d.facts.contact
+    print(f"{prefix}draft step {step} (due {_local(due, tz)}), sequence {d.sequence_id}", file=out)
+    print(f"    To: {to}", file=out)
+    print(f"    Subject: {reply_subject(d.facts.subject)}", file=out)
+    for line in body.rstrip().splitlines():
+        print(f"    | {line}", file=out)
+    for intent in d.run.due if slot is not None else ():
+        if isinstance(intent, WriteReminder):
+            when = _local(slot(intent.at), tz)
+            print(f"    + calendar reminder ({intent.kind}) at {when}", file=out)
+
+
+_FATE = {
+    "intent": "about to be written",
+    "written": "waiting in Drafts",
+    "sent": "sent by you",
+    "deleted": "deleted unsent",
+    "withdrawn": "withdrawn by ghostwatch (untouched when the sequence ended)",
+    "kept_edited": "left in Drafts: you edited it after the sequence ended",
+    "cancelled": "not written: the thread changed first",
+    "failed": "not written yet",
+}
+
+
+def _draft_fate(dr: Draft, tz: ZoneInfo) -> str:
+    fate = _FATE.get(dr.state, dr.state)
+    where = f" (ref {dr.ref})" if dr.ref and dr.state == "written" else ""
+    edited = " - edited by you" if dr.edited and dr.state == "written" else ""
+    when = f", written {_local(dr.written_at, tz)}" if dr.written_at else ""
+    error = ""
+    if dr.last_error:
+        error = f"; last error: {dr.last_error}, next try {_local(dr.next_attempt_at, tz)}"
+    return f"{fate}{where}{edited}{when}{error}"

@@ -1,0 +1,470 @@
+"""Decide: replay each affected thread through the tracker and store the result.
+
+Reads stored messages, builds events (timeline.py), replays them (tracker),
+and upserts one `sequences` row per sequence. Writing drafts and reminders is
+the outbox's job; this module only says what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from daemon.config.identity import Identity
+from daemon.db.engine import Store
+from daemon.db.tables import Account, Control, Draft, Message, Thread
+from daemon.db.tables import Sequence as SequenceRow
+from daemon.decide import snooze, stale
+from daemon.decide.calendar_signals import InviteAnswer, calendar_events_for
+from daemon.decide.language import LocaleChoice, choose_locale
+from daemon.decide.timeline import (
+    ControlView,
+    DraftView,
+    MsgView,
+    ThreadFacts,
+    controls_for,
+    dedupe,
+    events_for,
+    outreach,
+    sequence_id,
+    without_dead,
+)
+from daemon.ingest.calendar import load_answers, load_entries
+from daemon.tracker.away import Away, away_periods
+from daemon.tracker.calendar_entry import EntryView
+from daemon.tracker.machine import Context, Run, next_action, replay, risk
+from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
+from daemon.tracker.states import NextAction, Outbound, Risk
+
+log = logging.getLogger(__name__)
+OPEN_STATES = ("waiting", "draft_pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What decide needs from the config, per account."""
+
+    playbook: Playbook
+    rules: tuple[Rule, ...]
+    calendar: BusinessCalendar
+    identity: Identity
+    on_draft_deleted: str = "skip"
+    owner: str = ""  # the account address: whose absences pause the schedule
+    backup: str | None = None  # with a backup the rhythm is kept: the backup acts
+    stale_draft: Duration = stale.STALE_DRAFT  # a draft waiting this long turns yellow
+    locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
+    locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
+    max_recipients: int = 10  # more external recipients: a mass mailing, not followed
+
+
+CALENDAR_WINDOW = timedelta(days=180)
+
+
+@dataclass(slots=True)
+class CalendarFacts:
+    """What the account's calendar says, loaded once per evaluation."""
+
+    entries: list[EntryView]
+    answers: list[InviteAnswer]
+    away: tuple[Away, ...] = ()
+    bounces: list[_Bounce] | None = None  # the account's bounces, read once when first needed
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounce:
+    thread_id: int | None
+    sent_at: datetime | None
+    sender: str | None
+    named: frozenset[str]  # the recipients it reports, lower-cased
+    view: MsgView
+
+
+@dataclass(slots=True)
+class Decision:
+    sequence_id: str
+    account: str
+    thread_id: int
+    facts: ThreadFacts
+    run: Run
+    playbook: Playbook
+    next: NextAction
+    risk: Risk
+    current: bool  # the thread's latest sequence
+    newly_ended: bool = False  # set when stored: it was open (or unknown) before this decision
+    draft_waiting_since: datetime | None = None  # the pending draft went into Drafts then
+    snoozed_until: datetime | None = None  # no step before this (gw:snooze / `snooze`)
+    language: LocaleChoice | None = None  # the drafts' language and why
+
+    @property
+    def locale(self) -> str | None:
+        return self.language.locale if self.language is not None else None
+
+    @property
+    def state(self) -> str:
+        return self.run.record.state.value
+
+
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def _event_time(row: Message) -> datetime:
+    """When the message happened: its Date, unless the sender's clock runs ahead of ours.
+
+    A reply dated a few seconds or minutes after we read it would otherwise lie
+    in the future and only count on a later cycle.
+    """
+    at = row.sent_at or row.received_at
+    seen = row.seen_at
+    if at is not None and seen is not None and seen < at <= seen + CLOCK_SKEW:
+        return seen
+    return at  # type: ignore[return-value]
+
+
+def to_view(row: Message) -> MsgView:
+    recipients = row.recipients or []
+    return MsgView(
+        ref=row.ref,
+        folder_role=row.folder_role,
+        message_id=row.message_id,
+        at=_event_time(row),
+        direction=row.direction,
+        kind=row.kind,
+        reason=row.reason,
+        sender=row.sender_addr,
+        sender_name=row.sender_name,
+        to=tuple((a, n) for a, n, f in recipients if f == "to"),
+        cc=tuple((a, n) for a, n, f in recipients if f == "cc"),
+        bcc=tuple((a, n) for a, n, f in recipients if f == "bcc"),
+        lang=row.lang,
+        subject=row.subject,
+        tags=frozenset(row.tags or ()),
+        return_date=row.return_date,
+        bounce_hard=row.bounce_hard,
+        bounce_status=row.bounce_status,
+        bounce_reason=row.bounce_reason,
+        bounce_recipients=tuple(row.bounce_recipients or ()),
+        gw_key=row.gw_key,
+        gone=row.gone,
+        thread_id=row.thread_id,
+        seen_at=row.seen_at,
+        problems=tuple(row.problems or ()),
+    )
+
+
+def account_id(s: Session, name: str) -> int | None:
+    return s.scalar(select(Account.id).where(Account.name == name))
+
+
+def threads_to_decide(s: Session, acct: int, *, everything: bool) -> list[int]:
+    if everything:
+        return list(
+            s.scalars(select(Thread.id).where(Thread.account_id == acct).order_by(Thread.id))
+        )
+    open_threads = select(SequenceRow.thread_id).where(
+        SequenceRow.account_id == acct, SequenceRow.state.in_(OPEN_STATES)
+    )
+    query = select(Thread.id).where(
+        Thread.account_id == acct, or_(Thread.dirty.is_(True), Thread.id.in_(open_threads))
+    )
+    return list(s.scalars(query.order_by(Thread.id)))
+
+
+def _chunks(items: Sequence[int], size: int = 400) -> Iterable[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def evaluate(
+    s: Session, account: str, policy: Policy, now: datetime, thread_ids: Sequence[int]
+) -> list[Decision]:
+    """Replay the given threads as of `now`; reads only."""
+    acct = account_id(s, account)
+    if acct is None:
+        return []
+    decisions: list[Decision] = []
+    since = now - CALENDAR_WINDOW
+    cal = CalendarFacts(
+        entries=load_entries(s, acct, since=since),
+        answers=load_answers(s, acct, since=since),
+    )
+    cal.away = tuple(away_periods(cal.entries, policy.calendar.timezone, owner=policy.owner))
+    for chunk in _chunks(thread_ids):
+        by_thread: dict[int, list[MsgView]] = defaultdict(list)
+        rows = [r for r in s.scalars(select(Message).where(Message.thread_id.in_(chunk)))]
+        foreign = _foreign_keys(s, acct, {r.gw_key for r in rows if r.gw_key})
+        for row in rows:
+            if (row.sent_at or row.received_at) and row.gw_key not in foreign:
+                by_thread[row.thread_id].append(to_view(row))  # type: ignore[index]
+        controls: dict[int, list[ControlView]] = defaultdict(list)
+        for c in s.scalars(select(Control).where(Control.thread_id.in_(chunk))):
+            controls[c.thread_id].append(ControlView(c.action, c.at, c.contact_addr))
+        drafts: dict[int, list[DraftView]] = defaultdict(list)
+        for dr in s.scalars(select(Draft).where(Draft.thread_id.in_(chunk))):
+            drafts[dr.thread_id].append(  # type: ignore[index]
+                DraftView(dr.key, dr.sequence_id, dr.step, dr.state, dr.written_at, dr.resolved_at)
+            )
+        found = {
+            tid: (messages, outreach(messages, policy.identity, policy.max_recipients).sequences)
+            for tid in chunk
+            for messages in (dedupe(by_thread[tid]),)
+        }
+        wanted = {
+            (tid, i): (tid, tf) for tid, (_, seqs) in found.items() for i, tf in enumerate(seqs)
+        }
+        elsewhere = _elsewhere(s, acct, wanted, cal)
+        for (tid, i), (_, tf) in wanted.items():
+            decisions += _decide_sequence(
+                s, account, tid, found[tid][0], tf, elsewhere[(tid, i)], controls[tid],
+                drafts[tid], policy, now, cal,
+            )  # fmt: skip
+    return decisions
+
+
+def _foreign_keys(s: Session, acct: int, keys: set[str]) -> set[str]:
+    """Keys of drafts this account wrote for a colleague who was away: their follow-up,
+    not an outreach of ours (it counts as a touch in the colleague's thread)."""
+    if not keys:
+        return set()
+    query = select(Draft.key).where(Draft.key.in_(sorted(keys)), Draft.account_id != acct)
+    return set(s.scalars(query))
+
+
+def _decide_sequence(
+    s: Session,
+    account: str,
+    tid: int,
+    messages: list[MsgView],
+    tf: ThreadFacts,
+    elsewhere: list[MsgView],
+    controls: list[ControlView],
+    drafts: list[DraftView],
+    policy: Policy,
+    now: datetime,
+    cal: CalendarFacts,
+) -> list[Decision]:
+    """The runs of one sequence of a thread (the To/Cc one, or one Bcc recipient's)."""
+    contacts = set(tf.addresses)
+    by_ref = {m.ref: m for m in messages}
+    recipient = tf.contact if tf.separate else ""
+
+    def name(start: Outbound) -> str:
+        return sequence_id(account, by_ref.get(start.ref, tf.first_outbound), recipient)
+
+    mine = drafts
+    if tf.separate or tf.has_separate_siblings:
+        # Another sequence's drafts in this thread (a Bcc recipient's) are not ours.
+        own_ids = {sequence_id(account, m, recipient) for m in messages if m.direction == "out"}
+        mine = [d for d in drafts if d.sequence_id in own_ids]
+    replied_in = {m.thread_id for m in elsewhere if m.kind == "human" and m.thread_id is not None}
+    started = _outreach_started(s, replied_in)
+    events = events_for(messages, elsewhere, controls, policy.identity, tf, mine, started)
+    events, tf = without_dead(events, tf)
+    events += calendar_events_for(cal.entries, contacts, tf.first_outbound.at, cal.answers)
+    playbook = resolve_playbook(policy.playbook, policy.rules, tf.tags, tf.subject)
+    language = choose_locale(
+        tag=tf.tags.get("lang"),
+        rule_locale=playbook.locale,
+        rule_label=playbook.locale_rule,
+        detected=tf.first_outbound.lang,
+        account_locale=policy.locale,
+        available=policy.locales,
+    )
+    ctx = Context(
+        playbook=playbook,
+        calendar=policy.calendar,
+        on_draft_deleted=policy.on_draft_deleted,
+        away=() if policy.backup else cal.away,
+    )
+    runs = replay(events, now, ctx, name=name)
+    until = snooze.snoozed_until(messages, controls_for(controls, tf), policy.calendar)
+    out = []
+    for i, run in enumerate(runs):
+        waiting = stale.waiting_since(run.record, run.id, drafts)
+        nxt, run.due = snooze.hold(next_action(run.record, ctx), run.due, until, now)
+        out.append(
+            Decision(
+                sequence_id=run.id,
+                account=account,
+                thread_id=tid,
+                facts=tf,
+                run=run,
+                playbook=playbook,
+                next=nxt,
+                risk=stale.worst(
+                    risk(run.record, now, ctx),
+                    stale.stale_risk(waiting, now, policy.calendar, policy.stale_draft),
+                ),
+                current=i == len(runs) - 1,
+                draft_waiting_since=waiting,
+                snoozed_until=until if nxt.due == until and until is not None else None,
+                language=language,
+            )
+        )
+    return out
+
+
+def _elsewhere(
+    s: Session,
+    acct: int,
+    sequences: Mapping[tuple[int, int], tuple[int, ThreadFacts]],
+    cal: CalendarFacts,
+) -> dict[tuple[int, int], list[MsgView]]:
+    """Per sequence: the contacts' messages outside its thread, and bounces naming them.
+
+    One query for the contacts of all the sequences, and the account's bounces
+    read once per evaluation: a query per thread, each loading every bounce
+    since its outreach, was most of what `status` spent on a big mailbox.
+    """
+    wanted = {
+        key: (tid, set(tf.addresses), tf.first_outbound.at)
+        for key, (tid, tf) in sequences.items()
+    }
+    out: dict[tuple[int, int], list[MsgView]] = {key: [] for key in wanted}
+    if not wanted:
+        return out
+    everyone = sorted(set().union(*(contacts for _, contacts, _ in wanted.values())))
+    earliest = min(since for _, _, since in wanted.values())
+    by_sender: dict[str, list[tuple[int | None, datetime, MsgView]]] = defaultdict(list)
+    query = select(Message).where(
+        Message.account_id == acct,
+        Message.direction == "in",
+        Message.sent_at >= earliest,
+        Message.sender_addr.in_(everyone),
+    )
+    for row in s.scalars(query):
+        by_sender[row.sender_addr].append((row.thread_id, row.sent_at, to_view(row)))  # type: ignore[index]
+    if cal.bounces is None:
+        cal.bounces = _bounces(s, acct)
+    for key, (tid, contacts, since) in wanted.items():
+        views = out[key]
+        for contact in contacts:
+            views.extend(v for t, at, v in by_sender.get(contact, ()) if t != tid and at >= since)
+        for b in cal.bounces:
+            if b.sender in contacts or b.thread_id == tid or b.sent_at is None or b.sent_at < since:
+                continue  # from the contact: already above; in this thread: not "elsewhere"
+            if contacts & b.named:
+                views.append(b.view)
+    return out
+
+
+def _bounces(s: Session, acct: int) -> list[_Bounce]:
+    query = select(Message).where(
+        Message.account_id == acct, Message.direction == "in", Message.kind == "bounce"
+    )
+    return [
+        _Bounce(
+            thread_id=row.thread_id,
+            sent_at=row.sent_at,
+            sender=row.sender_addr,
+            named=frozenset(r.lower() for r in (row.bounce_recipients or [])),
+            view=to_view(row),
+        )
+        for row in s.scalars(query)
+    ]
+
+
+def _outreach_started(s: Session, thread_ids: set[int]) -> dict[int, datetime]:
+    """When the consultant first wrote in each of these threads (none: the contact began it)."""
+    if not thread_ids:
+        return {}
+    query = (
+        select(Message.thread_id, func.min(Message.sent_at))
+        .where(Message.thread_id.in_(sorted(thread_ids)), Message.direction == "out")
+        .group_by(Message.thread_id)
+    )
+    return {tid: at for tid, at in s.execute(query) if tid is not None and at is not None}
+
+
+def store_decisions(
+    s: Session, acct: int, thread_ids: Sequence[int], decisions: Sequence[Decision], now: datetime
+) -> None:
+    keep: dict[int, set[str]] = defaultdict(set)
+    for d in decisions:
+        keep[d.thread_id].add(d.sequence_id)
+        rec = d.run.record
+        tags = dict(d.playbook.tags)
+        touches = rec.touches
+        gaps = [round((b - a).total_seconds() / 3600, 2) for a, b in pairwise(touches)]
+        silence = None
+        if rec.ended_at is not None:
+            silence = round((rec.ended_at - rec.started_at).total_seconds() / 3600, 2)
+        values = {
+            "account_id": acct,
+            "thread_id": d.thread_id,
+            "contact_addr": d.facts.contact,
+            "contact_name": d.facts.contact_name,
+            "aliases": sorted(d.facts.aliases),
+            "subject": d.facts.subject,
+            "state": rec.state.value,
+            "steps_done": rec.steps_done,
+            "step_reached": len(rec.touches) - 1,
+            "started_at": rec.started_at,
+            "last_touch_at": rec.last_touch_at,
+            "next_step": d.next.step,
+            "next_due": d.next.due,
+            "next_action": d.next.action,
+            "deferred_until": rec.deferred_until,
+            "ended_at": rec.ended_at,
+            "outcome_reason": rec.outcome_reason or None,
+            "role": tags.get("role"),
+            "stage": tags.get("stage"),
+            "contact_kind": tags.get("kind"),
+            "source": tags.get("source"),
+            "red_flags": list(rec.red_flags),
+            "touch_gaps_hours": gaps,
+            "silence_hours": silence,
+            "reply_latencies_hours": list(rec.reply_latencies_hours),
+            "backfilled": rec.backfilled,
+            "returned_from": rec.returned_from.value if rec.returned_from else None,
+            "returned_from_at": rec.returned_from_at,
+            "returned_after_hours": rec.returned_after_hours,
+            "decided_at": now,
+        }
+        row = s.get(SequenceRow, d.sequence_id)
+        d.newly_ended = not rec.state.open and (row is None or row.state in OPEN_STATES)
+        if row is None:
+            s.add(SequenceRow(id=d.sequence_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+    for tid in thread_ids:
+        stale = select(SequenceRow.id).where(SequenceRow.thread_id == tid)
+        ids = [sid for sid in s.scalars(stale) if sid not in keep.get(tid, set())]
+        if ids:
+            s.execute(delete(SequenceRow).where(SequenceRow.id.in_(ids)))
+    if thread_ids:
+        s.execute(update(Thread).where(Thread.id.in_(list(thread_ids))).values(dirty=False))
+
+
+def decide(store: Store, account: str, policy: Policy, now: datetime) -> list[Decision]:
+    """Re-decide the threads that changed or are open, store and return the result."""
+    with store.transaction() as s:
+        acct = account_id(s, account)
+        if acct is None:
+            return []
+        tids = threads_to_decide(s, acct, everything=False)
+        decisions = evaluate(s, account, policy, now, tids)
+        store_decisions(s, acct, tids, decisions, now)
+    for d in decisions:
+        if d.current and d.run.due:
+            log.debug(
+                "[%s] step %s due for %s (%s): %s",
+                account,
+                d.next.step,
+                mask(d.facts.contact),
+                d.sequence_id,
+                "; ".join(d.next.trace[-1:]),
+            )
+    return decisions
+
+
+def mask(addr: str) -> str:
+    local, _, domain = addr.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
