@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from connectors.base import MailSource
     from daemon.cli.present import AccountHealth
     from daemon.config.settings import AccountConfig, Config
+    from daemon.decide.read_model import AccountRow, StatusReads
     from daemon.decide.replay import Decision
     from daemon.runtime.wiring import App
 
@@ -35,9 +36,13 @@ def now_of(args: argparse.Namespace, config: Config) -> datetime:
 
 
 def _app(args: argparse.Namespace) -> App:
+    return _open(load_config(args.config))
+
+
+def _open(config: Config) -> App:
     from daemon.runtime.wiring import open_app
 
-    return open_app(load_config(args.config))
+    return open_app(config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -215,61 +220,91 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def all_decisions(app: App, now: datetime) -> list[Decision]:
-    from sqlalchemy import select
-
-    from daemon.db.tables import Message
-    from daemon.decide.replay import account_id, evaluate
+    """Every sequence of every account, replayed as of `now`."""
+    from daemon.decide.read_model import session_reads
+    from daemon.decide.replay import evaluate
 
     out: list[Decision] = []
     with app.store.reader() as s:
+        reads = session_reads(s)
+        known = {a.name: a.id for a in reads.accounts()}
         for account in app.accounts():
-            acct = account_id(s, account.name)
-            if acct is None:
-                continue
-            # Every thread with a message of ours: `sync` alone stores messages, not sequences.
-            query = select(Message.thread_id).where(
-                Message.account_id == acct,
-                Message.direction == "out",
-                Message.thread_id.is_not(None),
-            )
-            tids = sorted({t for t in s.scalars(query.distinct()) if t is not None})
-            out.extend(evaluate(s, account.name, app.policy(account), now, tids))
+            if account.name in known:
+                tids = reads.outbound_threads(known[account.name])
+                out.extend(evaluate(s, account.name, app.policy(account), now, tids))
     return out
+
+
+def status_decisions(
+    config: Config, now: datetime, *, everything: bool
+) -> tuple[list[Decision], dict[str, AccountHealth]]:
+    """What `status` shows: the stored decisions say which threads need a replay (see
+    decide/read_model.py); with none, neither SQLAlchemy nor the tracker is loaded."""
+    from daemon.cli.present import AccountHealth
+    from daemon.decide.read_model import session_reads, sqlite_reads
+
+    names = [a.name for a in config.accounts]
+    app: App | None = None
+    with sqlite_reads(config.daemon.database) as reads:
+        if reads is not None:
+            accounts = reads.accounts()
+            todo = _to_replay(reads, accounts, names, now, everything)
+    if reads is None:  # not a current SQLite file: the Store opens (and migrates) it
+        app = _open(config)
+        with app.store.reader() as s:
+            reads = session_reads(s)
+            accounts = reads.accounts()
+            todo = _to_replay(reads, accounts, names, now, everything)
+    health = {a.name: AccountHealth(a.health, a.rescans, a.last_error) for a in accounts}
+    decisions: list[Decision] = []
+    if any(todo.values()):
+        from daemon.decide.replay import evaluate
+
+        app = app or _open(config)
+        with app.store.reader() as s:
+            for account in app.accounts():
+                tids = todo.get(account.name)
+                if tids:
+                    decisions += evaluate(s, account.name, app.policy(account), now, tids)
+    shown = [d for d in decisions if everything or _shown(d, now)]
+    shown.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+    return shown, health
+
+
+def _to_replay(
+    reads: StatusReads,
+    accounts: list[AccountRow],
+    names: list[str],
+    now: datetime,
+    everything: bool,
+) -> dict[str, list[int]]:
+    ids = {a.name: a.id for a in accounts}
+    return {
+        name: reads.threads_to_replay(ids[name], now, everything=everything)
+        for name in names
+        if name in ids
+    }
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from daemon.cli.present import print_accounts, print_json, print_status, status_json
 
-    app = _app(args)
-    now = now_of(args, app.config)
-    decisions = [d for d in all_decisions(app, now) if args.all or _shown(d, now)]
-    decisions.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
-    accounts = account_health(app)
+    config = load_config(args.config)
+    now = now_of(args, config)
+    decisions, accounts = status_decisions(config, now, everything=args.all)
+    tz = ZoneInfo(config.policy.timezone)
     if args.json:
-        print_json(status_json(decisions, ZoneInfo(app.config.policy.timezone), accounts))
+        print_json(status_json(decisions, tz, accounts))
     else:
-        print_status(decisions, ZoneInfo(app.config.policy.timezone))
+        print_status(decisions, tz)
         print_accounts(accounts)
     return 0
 
 
-def account_health(app: App) -> dict[str, AccountHealth]:
-    from sqlalchemy import select
-
-    from daemon.cli.present import AccountHealth
-    from daemon.db.tables import Account
-
-    columns = (Account.name, Account.health, Account.rescans, Account.last_error)
-    with app.store.reader() as s:
-        rows = s.execute(select(*columns).order_by(Account.name))
-        return {name: AccountHealth(h or "ok", n or 0, err) for name, h, n, err in rows}
-
-
-RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
-
-
 def _shown(d: Decision, now: datetime) -> bool:
     """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
+    from daemon.decide.read_model import RETURN_NEWS
+
     rec = d.run.record
     if not d.current or rec.state.open:
         return d.current

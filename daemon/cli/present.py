@@ -7,16 +7,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from connectors.headers import UNTRACKABLE
-from daemon.db.tables import Draft
-from daemon.decide.replay import Decision
-from daemon.decide.timeline import RECEIPT_USED, MsgView
-from daemon.ingest.reused_ids import REUSED_ID
-from daemon.tracker.machine import returned_days
-from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
+# The rest is imported where it is used: a `status` with nothing to show loads
+# neither SQLAlchemy nor the tracker (issue 11).
+if TYPE_CHECKING:
+    from daemon.db.tables import Draft
+    from daemon.decide.replay import Decision
+    from daemon.decide.timeline import MsgView
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
 
@@ -54,6 +53,8 @@ def status_json(
 
     Each row also carries its account's `account_health` and `account_rescans`
     (the array stays what SPEC §6 promises; these are extra fields)."""
+    from daemon.tracker.machine import returned_days
+
     accounts = accounts or {}
 
     def iso(t: datetime | None) -> str | None:
@@ -187,6 +188,11 @@ def print_explain(
     out: TextIO | None = None,
     drafts: Sequence[Draft] = (),
 ) -> None:
+    from connectors.headers import UNTRACKABLE
+    from daemon.decide.timeline import RECEIPT_USED
+    from daemon.ingest.reused_ids import REUSED_ID
+    from daemon.tracker.machine import returned_days
+
     out = out or sys.stdout
     first = decisions[0]
     f = first.facts
@@ -267,6 +273,8 @@ def print_explain(
 
 
 def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:
+    from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
+
     lines = []
     for intent in d.run.due:
         if isinstance(intent, WriteDraft):
@@ -294,6 +302,7 @@ def print_draft(
     """One draft as it would be written. With `slot` (the reminders' own timing), the
     calendar reminders that go with it too, at the time the event will really have."""
     from connectors.compose import reply_subject
+    from daemon.tracker.states import WriteDraft, WriteReminder
 
     out = out or sys.stdout
     due = next((i.due for i in d.run.due if isinstance(i, WriteDraft)), None)

@@ -1,5 +1,3 @@
-"""The store. Importing any part loads every table, so metadata is always complete."""
-
-from daemon.db import calendar_tables, tables
-
-__all__ = ["calendar_tables", "tables"]
+"""The store. Importing `tables` loads every table (it imports `calendar_tables` too), so
+metadata is always complete; the package itself imports nothing, so `status` can check
+the schema version (schema_version.py) without loading SQLAlchemy."""

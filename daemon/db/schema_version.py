@@ -13,9 +13,10 @@ import ast
 import functools
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+if TYPE_CHECKING:  # status reads the head revisions without loading SQLAlchemy
+    from sqlalchemy import Engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+)$", re.M)
@@ -41,6 +42,8 @@ def head_revisions() -> frozenset[str]:
 
 def is_current(engine: Engine) -> bool:
     """True when the database's alembic_version holds exactly the head revision(s)."""
+    from sqlalchemy.exc import DBAPIError
+
     heads = head_revisions()
     if not heads:
         return False

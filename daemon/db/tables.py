@@ -283,3 +283,8 @@ class Draft(Base):
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     # None: in the account's own Drafts; else the backup account whose Drafts hold it.
     sink_account: Mapped[str | None] = mapped_column(String(200))
+
+
+# The calendar's tables share Base: whoever imports the tables gets them all, so
+# metadata (create_all, Alembic's autogenerate) is always complete.
+import daemon.db.calendar_tables  # noqa: E402, F401
