@@ -20,7 +20,9 @@ a `status` with nothing to replay never imports SQLAlchemy; any other database
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,8 +42,25 @@ _OUTBOUND = (
 )
 _DIRTY = "SELECT id FROM threads WHERE account_id = :acct AND dirty"
 _STORED = (
-    "SELECT thread_id, state, returned_from, ended_at, decided_at FROM sequences"
-    " WHERE account_id = :acct AND thread_id IS NOT NULL"
+    "SELECT thread_id, state, returned_from, ended_at, decided_at, contact_addr, aliases"
+    " FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
+)
+# What may change an ended sequence without marking its thread dirty: mail from (or a
+# bounce naming) its contact in another thread, and anything dated after the decision
+# (with --now a decision can predate mail already stored), calendar entries and answers.
+_MAIL_NEWS = (
+    "SELECT thread_id, sender_addr, kind, bounce_recipients, seen_at, sent_at, received_at"
+    " FROM messages"
+    " WHERE account_id = :acct AND (seen_at >= :since OR COALESCE(sent_at, received_at) >= :since)"
+)
+_CALENDAR_NEWS = (
+    "SELECT attendees, mentions, organizer, first_seen, start, moved_at, cancelled_at"
+    " FROM calendar_entries WHERE account_id = :acct AND (first_seen >= :since"
+    " OR start >= :since OR moved_at >= :since OR cancelled_at >= :since)"
+)
+_ANSWER_NEWS = (
+    "SELECT attendee, received_at FROM invite_answers"
+    " WHERE account_id = :acct AND received_at >= :since"
 )
 
 
@@ -55,10 +74,14 @@ class AccountRow:
 
 
 class StatusReads:
-    """The status queries over any DB-API-like row function (sqlite3 or a Session)."""
+    """The status queries over any DB-API-like row function (sqlite3 or a Session).
 
-    def __init__(self, rows: Rows) -> None:
+    `stamp` turns a time into the parameter the database compares stored times with
+    (SQLite keeps SQLAlchemy's naive UTC text)."""
+
+    def __init__(self, rows: Rows, stamp: Callable[[datetime], object]) -> None:
         self._rows = rows
+        self._stamp = stamp
 
     def accounts(self) -> list[AccountRow]:
         return [
@@ -77,16 +100,77 @@ class StatusReads:
             return threads
         dirty = {t for (t,) in self._rows(_DIRTY, {"acct": acct})}
         settled: dict[int, bool] = {}
-        for tid, state, returned_from, ended_at, decided_at in self._rows(_STORED, {"acct": acct}):
+        decided_of: dict[int, datetime] = {}
+        contacts: dict[int, set[str]] = defaultdict(set)
+        for tid, state, returned, ended_at, decided_at, contact, aliases in self._rows(
+            _STORED, {"acct": acct}
+        ):
             ended, decided = _when(ended_at), _when(decided_at)
             quiet = (
                 state not in OPEN_STATES
                 and decided is not None
                 and decided <= now
-                and not (returned_from and ended is not None and ended >= now - RETURN_NEWS)
+                and not (returned and ended is not None and ended >= now - RETURN_NEWS)
             )
             settled[tid] = settled.get(tid, True) and quiet
+            if decided is not None:
+                decided_of[tid] = min(decided, decided_of.get(tid, decided))
+            contacts[tid].update([contact, *_listed(aliases)])
+        quiet_threads = {t for t, ok in settled.items() if ok and t not in dirty}
+        for tid in self._woken(acct, {t: decided_of[t] for t in quiet_threads}, contacts):
+            settled[tid] = False
         return [t for t in threads if t in dirty or not settled.get(t, False)]
+
+    def _woken(
+        self, acct: int, decided: dict[int, datetime], contacts: Mapping[int, set[str]]
+    ) -> set[int]:
+        """Ended threads that something happened to since their decision (see _MAIL_NEWS).
+
+        A contact who returns in a new thread of their own leaves the old one clean,
+        yet its replay turns a ghosted sequence into a returned one."""
+        if not decided:
+            return set()
+        heard: dict[str, datetime] = {}
+        latest: dict[int, datetime] = {}  # per thread: its newest message
+
+        def note(key: str | int, at: datetime | None, into: dict[Any, datetime]) -> None:
+            if at is not None and (key not in into or into[key] < at):
+                into[key] = at
+
+        params = {"acct": acct, "since": self._stamp(min(decided.values()))}
+        for tid, sender, kind, named, *times in self._rows(_MAIL_NEWS, params):
+            when = _latest(times)
+            note(tid, when, latest)
+            if sender:
+                note(sender, when, heard)
+            for addr in _listed(named) if kind == "bounce" else ():
+                note(addr.lower(), when, heard)
+        for attendees, mentions, organizer, *times in self._rows(_CALENDAR_NEWS, params):
+            when = _latest(times)
+            for addr in {*_listed(attendees), *_listed(mentions), organizer or ""} - {""}:
+                note(addr, when, heard)
+        for attendee, received_at in self._rows(_ANSWER_NEWS, params):
+            note(attendee, _when(received_at), heard)
+        return {
+            tid
+            for tid, at in decided.items()
+            if latest.get(tid, at - _TICK) >= at
+            or any(heard.get(c, at - _TICK) >= at for c in contacts[tid])
+        }
+
+
+_TICK = timedelta(microseconds=1)
+
+
+def _latest(times: list[datetime | str | None]) -> datetime | None:
+    return max((t for t in map(_when, times) if t is not None), default=None)
+
+
+def _listed(value: list[str] | str | None) -> list[str]:
+    """A JSON list column: a list from PostgreSQL, text from sqlite3."""
+    if not value:
+        return []
+    return list(value) if isinstance(value, list) else list(json.loads(value))
 
 
 def _when(value: datetime | str | None) -> datetime | None:
@@ -130,7 +214,9 @@ def sqlite_reads(url: str) -> Iterator[StatusReads | None]:
         if not current:
             yield None
         else:
-            yield StatusReads(lambda sql, params: conn.execute(sql, params).fetchall())
+            yield StatusReads(
+                lambda sql, params: conn.execute(sql, params).fetchall(), sqlite_stamp
+            )
     finally:
         conn.close()
 
@@ -139,4 +225,16 @@ def session_reads(session: Any) -> StatusReads:
     """The same queries through a SQLAlchemy Session (PostgreSQL, or after a migration)."""
     from sqlalchemy import text
 
-    return StatusReads(lambda sql, params: [tuple(r) for r in session.execute(text(sql), params)])
+    stamp = sqlite_stamp if session.get_bind().dialect.name == "sqlite" else _aware
+    return StatusReads(
+        lambda sql, params: [tuple(r) for r in session.execute(text(sql), params)], stamp
+    )
+
+
+def sqlite_stamp(at: datetime) -> str:
+    """How SQLAlchemy stores a time in SQLite (naive UTC, microseconds always written)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _aware(at: datetime) -> datetime:
+    return at
