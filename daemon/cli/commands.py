@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from connectors.base import MailSource
     from daemon.cli.present import AccountHealth
     from daemon.config.settings import AccountConfig, Config
-    from daemon.decide.read_model import AccountRow, StatusReads
+    from daemon.decide.read_model import AccountRow, Plan, StatusReads
     from daemon.decide.replay import Decision
+    from daemon.decide.status_row import StatusRow
     from daemon.runtime.wiring import App
 
 log = logging.getLogger("ghostwatch")
@@ -235,55 +236,55 @@ def all_decisions(app: App, now: datetime) -> list[Decision]:
     return out
 
 
-def status_decisions(
+def status_view(
     config: Config, now: datetime, *, everything: bool
-) -> tuple[list[Decision], dict[str, AccountHealth]]:
-    """What `status` shows: the stored decisions say which threads need a replay (see
-    decide/read_model.py); with none, neither SQLAlchemy nor the tracker is loaded."""
-    from daemon.cli.present import AccountHealth
+) -> tuple[list[StatusRow], dict[str, AccountHealth]]:
+    """What `status` shows. The stored decisions serve every thread they still describe
+    (decide/read_model.py); only the others are replayed. With none to replay,
+    neither SQLAlchemy nor the tracker is loaded."""
+    from daemon.cli.present import AccountHealth, status_rows
     from daemon.decide.read_model import session_reads, sqlite_reads
+    from daemon.decide.status_row import policy_fingerprint
 
-    names = [a.name for a in config.accounts]
     app: App | None = None
-    with sqlite_reads(config.daemon.database) as reads:
-        if reads is not None:
-            accounts = reads.accounts()
-            todo = _to_replay(reads, accounts, names, now, everything)
-    if reads is None:  # not a current SQLite file: the Store opens (and migrates) it
+    plans: dict[str, Plan] = {}
+
+    def read(reads: StatusReads) -> list[AccountRow]:
+        found = reads.accounts()
+        ids = {a.name: a.id for a in found}
+        for account in config.accounts:
+            if account.name in ids:
+                fingerprint = policy_fingerprint(config, account)
+                plans[account.name] = reads.plan(ids[account.name], now, fingerprint)
+        return found
+
+    with sqlite_reads(config.daemon.database) as fast:
+        accounts = read(fast) if fast is not None else []
+    if fast is None:  # not a current SQLite file: the Store opens (and migrates) it
         app = _open(config)
         with app.store.reader() as s:
-            reads = session_reads(s)
-            accounts = reads.accounts()
-            todo = _to_replay(reads, accounts, names, now, everything)
+            accounts = read(session_reads(s))
     health = {a.name: AccountHealth(a.health, a.rescans, a.last_error) for a in accounts}
-    decisions: list[Decision] = []
-    if any(todo.values()):
-        from daemon.decide.replay import evaluate
+    rows: list[StatusRow] = []
+    for account in config.accounts:
+        plan = plans.get(account.name)
+        if plan is None:
+            continue
+        by_thread = dict(plan.stored)
+        if plan.replay:
+            from daemon.decide.replay import evaluate
 
-        app = app or _open(config)
-        with app.store.reader() as s:
-            for account in app.accounts():
-                tids = todo.get(account.name)
-                if tids:
-                    decisions += evaluate(s, account.name, app.policy(account), now, tids)
-    shown = [d for d in decisions if everything or _shown(d, now)]
-    shown.sort(key=lambda d: (d.next.due is None, d.next.due or d.run.record.started_at))
+            app = app or _open(config)
+            with app.store.reader() as s:
+                replayed = evaluate(s, account.name, app.policy(account), now, plan.replay)
+            for d in replayed:
+                by_thread.setdefault(d.thread_id, []).extend(status_rows([d]))
+        log.debug("[%s] status: %d thread(s) replayed, %d read as decided",
+                  account.name, len(plan.replay), len(plan.stored))  # fmt: skip
+        rows += [row for tid in sorted(by_thread) for row in by_thread[tid]]
+    shown = [r for r in rows if everything or _shown(r, now)]
+    shown.sort(key=lambda r: (r.next_due is None, r.next_due or r.started_at))
     return shown, health
-
-
-def _to_replay(
-    reads: StatusReads,
-    accounts: list[AccountRow],
-    names: list[str],
-    now: datetime,
-    everything: bool,
-) -> dict[str, list[int]]:
-    ids = {a.name: a.id for a in accounts}
-    return {
-        name: reads.threads_to_replay(ids[name], now, everything=everything)
-        for name in names
-        if name in ids
-    }
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -291,7 +292,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     now = now_of(args, config)
-    decisions, accounts = status_decisions(config, now, everything=args.all)
+    decisions, accounts = status_view(config, now, everything=args.all)
     tz = ZoneInfo(config.policy.timezone)
     if args.json:
         print_json(status_json(decisions, tz, accounts))
@@ -301,15 +302,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(d: Decision, now: datetime) -> bool:
+def _shown(row: StatusRow, now: datetime) -> bool:
     """Plain `status`: open sequences, and contacts who recently returned after ghosting."""
     from daemon.decide.read_model import RETURN_NEWS
 
-    rec = d.run.record
-    if not d.current or rec.state.open:
-        return d.current
-    ended = rec.ended_at
-    return rec.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
+    if not row.current or row.open:
+        return row.current
+    ended = row.ended_at
+    return row.returned_from is not None and ended is not None and ended >= now - RETURN_NEWS
 
 
 def _find_thread(app: App, target: str, now: datetime | None = None) -> tuple[str, int]:

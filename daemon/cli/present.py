@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
+from daemon.decide.status_row import StatusRow
+
 # The rest is imported where it is used: a `status` with nothing to show loads
 # neither SQLAlchemy nor the tracker (issue 11).
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class AccountHealth:
 
 
 def status_json(
-    decisions: Sequence[Decision],
+    decisions: Sequence[StatusRow | Decision],
     tz: ZoneInfo,
     accounts: Mapping[str, AccountHealth] | None = None,
 ) -> list[dict[str, Any]]:
@@ -53,39 +55,36 @@ def status_json(
 
     Each row also carries its account's `account_health` and `account_rescans`
     (the array stays what SPEC §6 promises; these are extra fields)."""
-    from daemon.tracker.machine import returned_days
-
     accounts = accounts or {}
 
     def iso(t: datetime | None) -> str | None:
         return t.astimezone(tz).isoformat() if t else None
 
     out = []
-    for d in decisions:
-        rec = d.run.record
+    for d in status_rows(decisions):
         out.append(
             {
                 "id": d.sequence_id,
                 "account": d.account,
-                "contact": d.facts.contact,
-                "contact_name": d.facts.contact_name,
-                "subject": d.facts.subject,
-                "state": rec.state.value,
-                "steps_done": rec.steps_done,
-                "silent_since": iso(rec.started_at),
-                "next_step": d.next.step if d.next.action == "draft" else None,
-                "next_action": d.next.action,
-                "next_due": iso(d.next.due),
-                "risk": d.risk.value,
-                "ended_at": iso(rec.ended_at),
-                "outcome": rec.outcome_reason or None,
-                "red_flags": list(rec.red_flags),
+                "contact": d.contact,
+                "contact_name": d.contact_name,
+                "subject": d.subject,
+                "state": d.state,
+                "steps_done": d.steps_done,
+                "silent_since": iso(d.started_at),
+                "next_step": d.next_step if d.next_action == "draft" else None,
+                "next_action": d.next_action,
+                "next_due": iso(d.next_due),
+                "risk": d.risk,
+                "ended_at": iso(d.ended_at),
+                "outcome": d.outcome or None,
+                "red_flags": list(d.red_flags),
                 "draft_waiting_since": iso(d.draft_waiting_since),
                 "snoozed_until": iso(d.snoozed_until),
-                "call_instead": rec.call_instead or None,  # why mail is refused (issue 8)
-                "returned_from": rec.returned_from.value if rec.returned_from else None,
-                "returned_after_days": returned_days(rec),
-                "tags": dict(d.playbook.tags),
+                "call_instead": d.call_instead or None,  # why mail is refused (issue 8)
+                "returned_from": d.returned_from,
+                "returned_after_days": d.returned_after_days,
+                "tags": dict(d.tags),
                 "thread": d.thread_id,
             }
         )
@@ -94,6 +93,11 @@ def status_json(
             out[-1]["account_health"] = known.health
             out[-1]["account_rescans"] = known.rescans
     return out
+
+
+def status_rows(decisions: Sequence[StatusRow | Decision]) -> list[StatusRow]:
+    """Replayed decisions and rows read back from the store, rendered the same way."""
+    return [d if isinstance(d, StatusRow) else StatusRow.of(d) for d in decisions]
 
 
 def print_accounts(accounts: Mapping[str, AccountHealth], out: TextIO | None = None) -> None:
@@ -109,21 +113,20 @@ def _local(t: datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%m-%d %H:%M") if t else "-"
 
 
-def _next(d: Decision, tz: ZoneInfo) -> str:
-    n = d.next
-    if n.action == "draft" and d.snoozed_until is not None:
-        return f"snoozed: step {n.step} at {_local(n.due, tz)}"
-    if n.action == "draft":
-        return f"step {n.step} at {_local(n.due, tz)}"
-    if n.action == "close":
-        return f"close at {_local(n.due, tz)}"
-    if n.action == "wait_for_draft" and d.draft_waiting_since is not None:
-        return f"draft {n.step} waiting since {_local(d.draft_waiting_since, tz)}"
-    if n.action == "wait_for_draft":
-        return f"draft {n.step} waits for you"
-    if n.action == "call":
-        return f"call or message ({d.run.record.call_instead})"
-    return shorten(d.run.record.outcome_reason, 60)
+def _next(d: StatusRow, tz: ZoneInfo) -> str:
+    if d.next_action == "draft" and d.snoozed_until is not None:
+        return f"snoozed: step {d.next_step} at {_local(d.next_due, tz)}"
+    if d.next_action == "draft":
+        return f"step {d.next_step} at {_local(d.next_due, tz)}"
+    if d.next_action == "close":
+        return f"close at {_local(d.next_due, tz)}"
+    if d.next_action == "wait_for_draft" and d.draft_waiting_since is not None:
+        return f"draft {d.next_step} waiting since {_local(d.draft_waiting_since, tz)}"
+    if d.next_action == "wait_for_draft":
+        return f"draft {d.next_step} waits for you"
+    if d.next_action == "call":
+        return f"call or message ({d.call_instead})"
+    return shorten(d.outcome, 60)
 
 
 def shorten(text: str, width: int) -> str:
@@ -139,24 +142,25 @@ def shorten(text: str, width: int) -> str:
     return f"{kept or text.split()[0]} …"
 
 
-def print_status(decisions: Sequence[Decision], tz: ZoneInfo, out: TextIO | None = None) -> None:
+def print_status(
+    decisions: Sequence[StatusRow | Decision], tz: ZoneInfo, out: TextIO | None = None
+) -> None:
     out = out or sys.stdout
     if not decisions:
         print("No sequences. Nothing is waiting for an answer.", file=out)
         return
     colour = out.isatty()
     rows = [("RISK", "STATE", "CONTACT", "SUBJECT", "STEP", "SILENT SINCE", "NEXT")]
-    for d in decisions:
-        rec = d.run.record
-        name = d.facts.contact_name or d.facts.contact
+    for d in status_rows(decisions):
+        name = d.contact_name or d.contact
         rows.append(
             (
-                d.risk.value,
-                rec.state.value,
-                f"{name} <{d.facts.contact}>" if d.facts.contact_name else name,
-                d.facts.subject[:40],
-                f"{rec.steps_done}/{len(d.playbook.steps)}",
-                _local(rec.started_at, tz),
+                d.risk,
+                d.state,
+                f"{name} <{d.contact}>" if d.contact_name else name,
+                d.subject[:40],
+                f"{d.steps_done}/{d.steps_total}",
+                _local(d.started_at, tz),
                 _next(d, tz),
             )
         )
@@ -262,7 +266,7 @@ def print_explain(
         for line in d.run.trail:
             print(f"  {_local(line.at, tz)}  {line.text}", file=out)
         if d.next.due is not None or d.next.action != "none":
-            print(f"  next: {_next(d, tz)}", file=out)
+            print(f"  next: {_next(StatusRow.of(d), tz)}", file=out)
             for t in d.next.trace:
                 print(f"        {t}", file=out)
         if rec.red_flags:

@@ -217,6 +217,8 @@ class Sequence(Base):
     returned_after_hours: Mapped[float | None] = mapped_column()
     manual: Mapped[str | None] = mapped_column(String(16))  # stopped | resumed
     decided_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # What `status` shows for it, as decided (decide/status_row.py): JSON text.
+    status_row: Mapped[str | None] = mapped_column(Text)
 
 
 class Control(Base):

@@ -30,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.decide.status_row import StatusRow
+
 RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `status` this long
-OPEN_STATES = frozenset({"waiting", "draft_pending"})
 
 Rows = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
 
@@ -42,7 +43,7 @@ _OUTBOUND = (
 )
 _DIRTY = "SELECT id FROM threads WHERE account_id = :acct AND dirty"
 _STORED = (
-    "SELECT thread_id, state, returned_from, ended_at, decided_at, contact_addr, aliases"
+    "SELECT thread_id, decided_at, contact_addr, aliases, status_row"
     " FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
 )
 # What may change an ended sequence without marking its thread dirty: mail from (or a
@@ -51,17 +52,44 @@ _STORED = (
 _MAIL_NEWS = (
     "SELECT thread_id, sender_addr, kind, bounce_recipients, seen_at, sent_at, received_at"
     " FROM messages"
-    " WHERE account_id = :acct AND (seen_at >= :since OR COALESCE(sent_at, received_at) >= :since)"
+    " WHERE account_id = :acct AND (seen_at > :since OR COALESCE(sent_at, received_at) > :since)"
 )
 _CALENDAR_NEWS = (
     "SELECT attendees, mentions, organizer, first_seen, start, moved_at, cancelled_at"
-    " FROM calendar_entries WHERE account_id = :acct AND (first_seen >= :since"
-    " OR start >= :since OR moved_at >= :since OR cancelled_at >= :since)"
+    " FROM calendar_entries WHERE account_id = :acct AND (first_seen > :since"
+    " OR start > :since OR moved_at > :since OR cancelled_at > :since)"
 )
 _ANSWER_NEWS = (
     "SELECT attendee, received_at FROM invite_answers"
-    " WHERE account_id = :acct AND received_at >= :since"
+    " WHERE account_id = :acct AND received_at > :since"
 )
+# Drafts and controls mark their thread dirty where they change; read anyway, as the
+# daemon re-decides open threads every cycle and need not rely on it.
+_THREAD_NEWS = (
+    "SELECT thread_id, created_at, written_at, resolved_at FROM drafts"
+    " WHERE account_id = :acct AND (created_at >= :since OR written_at >= :since"
+    " OR resolved_at >= :since)"
+    " UNION ALL SELECT thread_id, at, NULL, NULL FROM controls"
+    " WHERE account_id = :acct AND at >= :since"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    replay: list[int]  # threads to replay, ascending
+    stored: dict[int, list[StatusRow]]  # the others: their rows as decided, in order
+
+
+def _stored(text: str | None) -> tuple[StatusRow | None, int, str]:
+    if not text:
+        return None, 0, ""
+    data = json.loads(text)
+    return StatusRow.from_json(text), int(data.get("order", 0)), str(data.get("policy", ""))
+
+
+def _steady(row: StatusRow, now: datetime) -> bool:
+    """An open row still says what a replay would: none of its boundaries passed."""
+    return row.changes_at is None or now < row.changes_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,45 +121,62 @@ class StatusReads:
         """Every thread with a message of ours: `sync` alone stores messages, not sequences."""
         return sorted(t for (t,) in self._rows(_OUTBOUND, {"acct": acct}))
 
-    def threads_to_replay(self, acct: int, now: datetime, *, everything: bool) -> list[int]:
-        """The threads whose replay can change what `status` shows (see the module doc)."""
+    def plan(self, acct: int, now: datetime, fingerprint: str) -> Plan:
+        """Which threads to replay as of `now`, and the stored rows of the others."""
         threads = self.outbound_threads(acct)
-        if everything:
-            return threads
         dirty = {t for (t,) in self._rows(_DIRTY, {"acct": acct})}
-        settled: dict[int, bool] = {}
+        usable: dict[int, bool] = {}
         decided_of: dict[int, datetime] = {}
         contacts: dict[int, set[str]] = defaultdict(set)
-        for tid, state, returned, ended_at, decided_at, contact, aliases in self._rows(
-            _STORED, {"acct": acct}
-        ):
-            ended, decided = _when(ended_at), _when(decided_at)
-            quiet = (
-                state not in OPEN_STATES
+        stored: dict[int, list[tuple[int, StatusRow]]] = defaultdict(list)
+        newest: tuple[datetime | None, str] = (None, fingerprint)  # the last decision's policy
+        for tid, decided_at, contact, aliases, text in self._rows(_STORED, {"acct": acct}):
+            decided = _when(decided_at)
+            row, order, policy = _stored(text)
+            ok = (
+                row is not None
                 and decided is not None
                 and decided <= now
-                and not (returned and ended is not None and ended >= now - RETURN_NEWS)
+                and (not row.open or (policy == fingerprint and _steady(row, now)))
             )
-            settled[tid] = settled.get(tid, True) and quiet
-            if decided is not None:
+            usable[tid] = usable.get(tid, True) and ok
+            if row is not None and decided is not None:
+                if newest[0] is None or decided > newest[0]:
+                    newest = (decided, policy)
                 decided_of[tid] = min(decided, decided_of.get(tid, decided))
+                stored[tid].append((order, row))
             contacts[tid].update([contact, *_listed(aliases)])
-        quiet_threads = {t for t, ok in settled.items() if ok and t not in dirty}
-        for tid in self._woken(acct, {t: decided_of[t] for t in quiet_threads}, contacts):
-            settled[tid] = False
-        return [t for t in threads if t in dirty or not settled.get(t, False)]
+        if newest[1] != fingerprint:  # the config changed since the last decision: replay all
+            return Plan(replay=threads, stored={})
+        candidates = {t: decided_of[t] for t, ok in usable.items() if ok and t not in dirty}
+        for tid in self._woken(acct, candidates, contacts):
+            del candidates[tid]
+        # Clean threads without a sequence were decided to have none: outreach() found no
+        # contact to follow, whatever `now`, and their mail has not changed since.
+        empty = {t: [] for t in threads if t not in dirty and t not in usable}
+        return Plan(
+            replay=[t for t in threads if t not in candidates and t not in empty],
+            stored={
+                **empty,
+                **{t: [r for _, r in sorted(stored[t], key=lambda x: x[0])] for t in candidates},
+            },
+        )
 
     def _woken(
         self, acct: int, decided: dict[int, datetime], contacts: Mapping[int, set[str]]
     ) -> set[int]:
-        """Ended threads that something happened to since their decision (see _MAIL_NEWS).
+        """Threads that something happened to since their decision (see _MAIL_NEWS).
 
         A contact who returns in a new thread of their own leaves the old one clean,
         yet its replay turns a ghosted sequence into a returned one."""
         if not decided:
             return set()
-        heard: dict[str, datetime] = {}
+        # Mail and calendar stored in the cycle that decided carry its very instant and
+        # were counted (sync comes first): only later ones wake a thread. Drafts and
+        # controls written in that cycle come after the decision: those at it count.
+        heard: dict[str, datetime] = {}  # per address: the last time it was heard of
         latest: dict[int, datetime] = {}  # per thread: its newest message
+        touched: dict[int, datetime] = {}  # per thread: its newest draft or control
 
         def note(key: str | int, at: datetime | None, into: dict[Any, datetime]) -> None:
             if at is not None and (key not in into or into[key] < at):
@@ -151,11 +196,14 @@ class StatusReads:
                 note(addr, when, heard)
         for attendee, received_at in self._rows(_ANSWER_NEWS, params):
             note(attendee, _when(received_at), heard)
+        for tid, *times in self._rows(_THREAD_NEWS, params):
+            note(tid, _latest(times), touched)
         return {
             tid
             for tid, at in decided.items()
-            if latest.get(tid, at - _TICK) >= at
-            or any(heard.get(c, at - _TICK) >= at for c in contacts[tid])
+            if latest.get(tid, at) > at
+            or touched.get(tid, at - _TICK) >= at
+            or any(heard.get(c, at) > at for c in contacts[tid])
         }
 
 

@@ -24,6 +24,7 @@ from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import snooze, stale
 from daemon.decide.calendar_signals import InviteAnswer, calendar_events_for
 from daemon.decide.language import LocaleChoice, choose_locale
+from daemon.decide.status_row import StatusRow
 from daemon.decide.timeline import (
     ControlView,
     DraftView,
@@ -62,6 +63,7 @@ class Policy:
     locale: str = "zh-CN"  # the account's: drafts' language when nothing else says
     locales: tuple[str, ...] = ("zh-CN", "en")  # the locales with templates
     max_recipients: int = 10  # more external recipients: a mass mailing, not followed
+    fingerprint: str = ""  # of the config it came from (status_row.policy_fingerprint)
 
 
 CALENDAR_WINDOW = timedelta(days=180)
@@ -101,6 +103,7 @@ class Decision:
     draft_waiting_since: datetime | None = None  # the pending draft went into Drafts then
     snoozed_until: datetime | None = None  # no step before this (gw:snooze / `snooze`)
     language: LocaleChoice | None = None  # the drafts' language and why
+    changes_at: datetime | None = None  # the replay may say otherwise from then on
 
     @property
     def locale(self) -> str | None:
@@ -287,7 +290,8 @@ def _decide_sequence(
     out = []
     for i, run in enumerate(runs):
         waiting = stale.waiting_since(run.record, run.id, drafts)
-        nxt, run.due = snooze.hold(next_action(run.record, ctx), run.due, until, now)
+        plain = next_action(run.record, ctx)
+        nxt, run.due = snooze.hold(plain, run.due, until, now)
         out.append(
             Decision(
                 sequence_id=run.id,
@@ -305,9 +309,33 @@ def _decide_sequence(
                 draft_waiting_since=waiting,
                 snoozed_until=until if nxt.due == until and until is not None else None,
                 language=language,
+                changes_at=_changes_at(
+                    now,
+                    plain.due,
+                    until,
+                    run.record.deferred_until,
+                    *_stale_turns(waiting, policy.calendar, policy.stale_draft),
+                ),
             )
         )
     return out
+
+
+def _stale_turns(
+    since: datetime | None, calendar: BusinessCalendar, wait: Duration
+) -> tuple[datetime | None, ...]:
+    """When a waiting draft turns yellow and red (the boundaries of stale.stale_risk)."""
+    if since is None:
+        return ()
+    twice = Duration(wait.amount * 2, wait.unit)
+    return calendar.add(since, wait).at, calendar.add(since, twice).at
+
+
+def _changes_at(now: datetime, *times: datetime | None) -> datetime | None:
+    """The first of these instants after `now`: where risk, next step or the tracker's
+    timers can change the decision with no new input (the replay's own boundaries)."""
+    later = [t for t in times if t is not None and t > now]
+    return min(later) if later else None
 
 
 def _elsewhere(
@@ -323,8 +351,7 @@ def _elsewhere(
     since its outreach, was most of what `status` spent on a big mailbox.
     """
     wanted = {
-        key: (tid, set(tf.addresses), tf.first_outbound.at)
-        for key, (tid, tf) in sequences.items()
+        key: (tid, set(tf.addresses), tf.first_outbound.at) for key, (tid, tf) in sequences.items()
     }
     out: dict[tuple[int, int], list[MsgView]] = {key: [] for key in wanted}
     if not wanted:
@@ -383,10 +410,16 @@ def _outreach_started(s: Session, thread_ids: set[int]) -> dict[int, datetime]:
 
 
 def store_decisions(
-    s: Session, acct: int, thread_ids: Sequence[int], decisions: Sequence[Decision], now: datetime
+    s: Session,
+    acct: int,
+    thread_ids: Sequence[int],
+    decisions: Sequence[Decision],
+    now: datetime,
+    fingerprint: str = "",
 ) -> None:
     keep: dict[int, set[str]] = defaultdict(set)
     for d in decisions:
+        order = len(keep[d.thread_id])  # status merges stored rows back in this order
         keep[d.thread_id].add(d.sequence_id)
         rec = d.run.record
         tags = dict(d.playbook.tags)
@@ -426,6 +459,7 @@ def store_decisions(
             "returned_from_at": rec.returned_from_at,
             "returned_after_hours": rec.returned_after_hours,
             "decided_at": now,
+            "status_row": StatusRow.of(d).to_json(order=order, policy=fingerprint),
         }
         row = s.get(SequenceRow, d.sequence_id)
         d.newly_ended = not rec.state.open and (row is None or row.state in OPEN_STATES)
@@ -451,7 +485,7 @@ def decide(store: Store, account: str, policy: Policy, now: datetime) -> list[De
             return []
         tids = threads_to_decide(s, acct, everything=False)
         decisions = evaluate(s, account, policy, now, tids)
-        store_decisions(s, acct, tids, decisions, now)
+        store_decisions(s, acct, tids, decisions, now, policy.fingerprint)
     for d in decisions:
         if d.current and d.run.due:
             log.debug(

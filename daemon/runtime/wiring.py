@@ -35,6 +35,7 @@ class App:
     def policy(self, account: AccountConfig) -> Policy:
         # Imported here: `sync` needs only the identity, not the tracker behind Policy.
         from daemon.decide.replay import Policy
+        from daemon.decide.status_row import policy_fingerprint
 
         p = self.config.policy
         return Policy(
@@ -49,6 +50,7 @@ class App:
             locales=available_locales(self.config.daemon.templates_dir),
             max_recipients=p.max_recipients,
             stale_draft=p.stale_draft,
+            fingerprint=policy_fingerprint(self.config, account),
         )
 
     def accounts(self, only: str | None = None) -> list[AccountConfig]:
