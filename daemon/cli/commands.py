@@ -255,7 +255,9 @@ def status_view(
         for account in config.accounts:
             if account.name in ids:
                 fingerprint = policy_fingerprint(config, account)
-                plans[account.name] = reads.plan(ids[account.name], now, fingerprint)
+                plans[account.name] = reads.plan(
+                    ids[account.name], now, fingerprint, everything=everything
+                )
         return found
 
     with sqlite_reads(config.daemon.database) as fast:

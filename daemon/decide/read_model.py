@@ -43,9 +43,10 @@ _OUTBOUND = (
 )
 _DIRTY = "SELECT id FROM threads WHERE account_id = :acct AND dirty"
 _STORED = (
-    "SELECT thread_id, decided_at, contact_addr, aliases, status_row"
-    " FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
+    "SELECT thread_id, decided_at, contact_addr, aliases, state, returned_from, ended_at,"
+    " status_row FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
 )
+OPEN_STATES = frozenset({"waiting", "draft_pending"})
 # What may change an ended sequence without marking its thread dirty: mail from (or a
 # bounce naming) its contact in another thread, and anything dated after the decision
 # (with --now a decision can predate mail already stored), calendar entries and answers.
@@ -84,7 +85,7 @@ def _stored(text: str | None) -> tuple[StatusRow | None, int, str]:
     if not text:
         return None, 0, ""
     data = json.loads(text)
-    return StatusRow.from_json(text), int(data.get("order", 0)), str(data.get("policy", ""))
+    return StatusRow.from_data(data), int(data.get("order", 0)), str(data.get("policy", ""))
 
 
 def _steady(row: StatusRow, now: datetime) -> bool:
@@ -121,35 +122,45 @@ class StatusReads:
         """Every thread with a message of ours: `sync` alone stores messages, not sequences."""
         return sorted(t for (t,) in self._rows(_OUTBOUND, {"acct": acct}))
 
-    def plan(self, acct: int, now: datetime, fingerprint: str) -> Plan:
-        """Which threads to replay as of `now`, and the stored rows of the others."""
+    def plan(self, acct: int, now: datetime, fingerprint: str, *, everything: bool) -> Plan:
+        """Which threads to replay as of `now`, and the stored rows of the others.
+
+        Without `everything` (plain `status`), only the rows it can show are parsed:
+        open ones and recent returns; an ended row says all it needs in its columns."""
         threads = self.outbound_threads(acct)
         dirty = {t for (t,) in self._rows(_DIRTY, {"acct": acct})}
         usable: dict[int, bool] = {}
         decided_of: dict[int, datetime] = {}
-        contacts: dict[int, set[str]] = defaultdict(set)
+        contacts: dict[int, list[str]] = defaultdict(list)
+        aliased: dict[int, list[str]] = defaultdict(list)
         stored: dict[int, list[tuple[int, StatusRow]]] = defaultdict(list)
-        newest: tuple[datetime | None, str] = (None, fingerprint)  # the last decision's policy
-        for tid, decided_at, contact, aliases, text in self._rows(_STORED, {"acct": acct}):
+        newest: tuple[datetime | None, str | None] = (None, None)  # the last decision's text
+        for tid, decided_at, contact, aliases, state, returned, ended_at, text in self._rows(
+            _STORED, {"acct": acct}
+        ):
             decided = _when(decided_at)
-            row, order, policy = _stored(text)
-            ok = (
-                row is not None
-                and decided is not None
-                and decided <= now
-                and (not row.open or (policy == fingerprint and _steady(row, now)))
-            )
-            usable[tid] = usable.get(tid, True) and ok
-            if row is not None and decided is not None:
-                if newest[0] is None or decided > newest[0]:
-                    newest = (decided, policy)
-                decided_of[tid] = min(decided, decided_of.get(tid, decided))
+            if text is None or decided is None or decided > now:
+                usable[tid] = False
+                continue
+            if newest[0] is None or decided > newest[0]:
+                newest = (decided, text)
+            decided_of[tid] = min(decided, decided_of.get(tid, decided))
+            contacts[tid].append(contact)
+            if aliases and aliases != "[]":
+                aliased[tid].append(aliases)
+            is_open = state in OPEN_STATES
+            recent = returned and (ended := _when(ended_at)) and ended >= now - RETURN_NEWS
+            ok = True
+            if everything or is_open or recent:
+                row, order, policy = _stored(text)
                 stored[tid].append((order, row))
-            contacts[tid].update([contact, *_listed(aliases)])
-        if newest[1] != fingerprint:  # the config changed since the last decision: replay all
+                ok = not is_open or (policy == fingerprint and _steady(row, now))
+            usable[tid] = usable.get(tid, True) and ok
+        if newest[1] is not None and _stored(newest[1])[2] != fingerprint:
+            # The config changed since the last decision: replay all.
             return Plan(replay=threads, stored={})
         candidates = {t: decided_of[t] for t, ok in usable.items() if ok and t not in dirty}
-        for tid in self._woken(acct, candidates, contacts):
+        for tid in self._woken(acct, candidates, contacts, aliased):
             del candidates[tid]
         # Clean threads without a sequence were decided to have none: outreach() found no
         # contact to follow, whatever `now`, and their mail has not changed since.
@@ -163,7 +174,11 @@ class StatusReads:
         )
 
     def _woken(
-        self, acct: int, decided: dict[int, datetime], contacts: Mapping[int, set[str]]
+        self,
+        acct: int,
+        decided: dict[int, datetime],
+        contacts: Mapping[int, list[str]],
+        aliased: Mapping[int, list[str]],
     ) -> set[int]:
         """Threads that something happened to since their decision (see _MAIL_NEWS).
 
@@ -198,13 +213,16 @@ class StatusReads:
             note(attendee, _when(received_at), heard)
         for tid, *times in self._rows(_THREAD_NEWS, params):
             note(tid, _latest(times), touched)
-        return {
-            tid
-            for tid, at in decided.items()
-            if latest.get(tid, at) > at
-            or touched.get(tid, at - _TICK) >= at
-            or any(heard.get(c, at) > at for c in contacts[tid])
-        }
+
+        def reached(tid: int, at: datetime) -> bool:
+            if latest.get(tid, at) > at or touched.get(tid, at - _TICK) >= at:
+                return True
+            if not heard:
+                return False
+            who = [*contacts[tid], *(a for text in aliased.get(tid, ()) for a in _listed(text))]
+            return any(heard.get(c, at) > at for c in who)
+
+        return {tid for tid, at in decided.items() if reached(tid, at)}
 
 
 _TICK = timedelta(microseconds=1)

@@ -102,11 +102,16 @@ class StatusRow:
         for name in _TIMES:
             data[name] = data[name].isoformat() if data[name] is not None else None
         data["red_flags"] = list(self.red_flags)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return json.dumps(data, ensure_ascii=False)  # key order kept: tags print in it
 
     @classmethod
     def from_json(cls, text: str) -> StatusRow:
-        data: dict[str, Any] = json.loads(text)
+        return cls.from_data(json.loads(text))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> StatusRow:
+        """From the stored JSON, parsed (extra keys are ignored)."""
+        data = dict(data)
         for name in _TIMES:
             if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])

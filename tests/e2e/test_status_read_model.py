@@ -50,6 +50,15 @@ lookback = "120d"
 timezone = "{tz}"
 internal_domains = ["{internal}"]
 
+# Tags of several keys (their order is printed) and playbooks that differ by rule.
+[[policy.rules]]
+when = {{ subject = "(?i)opportunity|机会" }}
+set = {{ stage = "sourcing", source = "outbound" }}
+
+[[policy.rules]]
+when = {{ stage = "sourcing" }}
+steps = ["2bd", "5bd", "9bd"]
+
 [[accounts]]
 name = "work"
 address = "{own}"
@@ -118,6 +127,7 @@ def test_status_from_stored_decisions_is_the_replays(decided: Path, later: timed
     names = {r["contact_name"] for r in rows if r["contact_name"]}
     assert any(n.isascii() for n in names) and any(not n.isascii() for n in names)
     assert {r["state"] for r in rows} >= {"waiting", "replied", "ghosted"}
+    assert {tuple(r["tags"]) for r in rows} >= {(), ("stage", "source")}
 
 
 def test_status_after_a_decision_replays_nothing(
