@@ -67,6 +67,10 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        from daemon.db.tables import for_dialect
+
+        for_dialect(engine.dialect.name)
     return engine
 
 

@@ -87,22 +87,33 @@ class Thread(Base):
     dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # needs re-deciding
 
 
+# The body-refinement queue (migration 0002): only waiting messages, in refine_bodies'
+# order; each predicate as SQLAlchemy renders the query. PostgreSQL's is set when a
+# PostgreSQL engine is made (for_dialect): a `postgresql_where` here would load that
+# dialect's modules into every command on SQLite (issue 11).
+BODY_QUEUE = Index(
+    "ix_messages_body_queue",
+    "account_id",
+    "folder",
+    "id",
+    sqlite_where=text("needs_body IS 1 AND gone IS 0"),
+)
+_WHERE = {"postgresql": "needs_body IS true AND gone IS false"}
+
+
+def for_dialect(name: str) -> None:
+    """Give the metadata the options of the dialect in use (see BODY_QUEUE)."""
+    if name in _WHERE:
+        BODY_QUEUE.dialect_options[name]["where"] = text(_WHERE[name])
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("account_id", "ref"),
         Index("ix_messages_account_msgid", "account_id", "message_id"),
         Index("ix_messages_account_sender", "account_id", "sender_addr"),
-        # The body-refinement queue (migration 0002): only waiting messages, in
-        # refine_bodies' order; each predicate as SQLAlchemy renders the query.
-        Index(
-            "ix_messages_body_queue",
-            "account_id",
-            "folder",
-            "id",
-            sqlite_where=text("needs_body IS 1 AND gone IS 0"),
-            postgresql_where=text("needs_body IS true AND gone IS false"),
-        ),
+        BODY_QUEUE,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
