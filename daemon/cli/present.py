@@ -164,9 +164,11 @@ def print_status(
                 _next(d, tz),
             )
         )
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        cells = [cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)]
+    # Each cell measured once: thousands of rows are common on a big mailbox.
+    measured = [[_width(cell) for cell in row] for row in rows]
+    widths = [max(m[i] for m in measured) for i in range(len(rows[0]))]
+    for i, (row, sizes) in enumerate(zip(rows, measured, strict=True)):
+        cells = [cell + " " * (w - n) for cell, n, w in zip(row, sizes, widths, strict=True)]
         if colour and i:
             cells[0] = f"{_COLOURS[row[0]]}{cells[0]}\033[0m"
         print("  ".join(cells).rstrip(), file=out)
@@ -176,6 +178,8 @@ def _width(text: str) -> int:
     # East Asian wide characters take two terminal cells.
     import unicodedata
 
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 

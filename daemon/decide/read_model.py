@@ -37,14 +37,21 @@ RETURN_NEWS = timedelta(days=7)  # a contact who came back stays in plain `statu
 Rows = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
 
 _ACCOUNTS = "SELECT id, name, health, rescans, last_error FROM accounts ORDER BY name"
+# `+account_id`: a plain scan of messages. SQLite would otherwise walk the
+# (account_id, sender_addr) index and look every row up: 78 ms against 50 ms for
+# the scan at 100k messages, 71 against 22 ms for _MAIL_NEWS.
 _OUTBOUND = (
     "SELECT DISTINCT thread_id FROM messages"
-    " WHERE account_id = :acct AND direction = 'out' AND thread_id IS NOT NULL"
+    " WHERE +account_id = :acct AND direction = 'out' AND thread_id IS NOT NULL"
 )
 _DIRTY = "SELECT id FROM threads WHERE account_id = :acct AND dirty"
+# The stored line itself only where plain `status` may show it (open, or a return):
+# the others' text is most of the table and only --all needs it.
 _STORED = (
     "SELECT thread_id, decided_at, contact_addr, aliases, state, returned_from, ended_at,"
-    " status_row FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
+    " status_row IS NOT NULL, CASE WHEN :everything OR returned_from IS NOT NULL"
+    " OR state IN ('waiting', 'draft_pending') THEN status_row END"
+    " FROM sequences WHERE account_id = :acct AND thread_id IS NOT NULL"
 )
 OPEN_STATES = frozenset({"waiting", "draft_pending"})
 # What may change an ended sequence without marking its thread dirty: mail from (or a
@@ -53,7 +60,8 @@ OPEN_STATES = frozenset({"waiting", "draft_pending"})
 _MAIL_NEWS = (
     "SELECT thread_id, sender_addr, kind, bounce_recipients, seen_at, sent_at, received_at"
     " FROM messages"
-    " WHERE account_id = :acct AND (seen_at > :since OR COALESCE(sent_at, received_at) > :since)"
+    " WHERE +account_id = :acct"
+    " AND (seen_at > :since OR COALESCE(sent_at, received_at) > :since)"
 )
 _CALENDAR_NEWS = (
     "SELECT attendees, mentions, organizer, first_seen, start, moved_at, cancelled_at"
@@ -134,15 +142,25 @@ class StatusReads:
         contacts: dict[int, list[str]] = defaultdict(list)
         aliased: dict[int, list[str]] = defaultdict(list)
         stored: dict[int, list[tuple[int, StatusRow]]] = defaultdict(list)
-        newest: tuple[datetime | None, str | None] = (None, None)  # the last decision's text
-        for tid, decided_at, contact, aliases, state, returned, ended_at, text in self._rows(
-            _STORED, {"acct": acct}
-        ):
+        # The policy of the last decision read: a config changed since shows there.
+        newest: tuple[datetime | None, str | None] = (None, None)
+        query = {"acct": acct, "everything": everything}
+        for (
+            tid,
+            decided_at,
+            contact,
+            aliases,
+            state,
+            returned,
+            ended_at,
+            has_row,
+            text,
+        ) in self._rows(_STORED, query):
             decided = _when(decided_at)
-            if text is None or decided is None or decided > now:
+            if not has_row or decided is None or decided > now:
                 usable[tid] = False
                 continue
-            if newest[0] is None or decided > newest[0]:
+            if text is not None and (newest[0] is None or decided > newest[0]):
                 newest = (decided, text)
             decided_of[tid] = min(decided, decided_of.get(tid, decided))
             contacts[tid].append(contact)
