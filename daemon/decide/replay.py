@@ -41,10 +41,9 @@ from daemon.tracker.away import Away, away_periods
 from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
-from daemon.tracker.states import NextAction, Outbound, Risk
+from daemon.tracker.states import OPEN_STATES, NextAction, Outbound, Risk
 
 log = logging.getLogger(__name__)
-OPEN_STATES = ("waiting", "draft_pending")
 
 
 @dataclass(frozen=True, slots=True)
