@@ -16,9 +16,9 @@ from daemon.decide.replay import Decision
 from daemon.decide.timeline import RECEIPT_USED, MsgView
 from daemon.ingest.reused_ids import REUSED_ID
 from daemon.tracker.machine import returned_days
-from daemon.tracker.states import Withdraw, WriteDraft, WriteReminder
+from daemon.tracker.states import Risk, Withdraw, WriteDraft, WriteReminder
 
-_COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
+_COLOURS = {Risk.GREEN: "\033[32m", Risk.YELLOW: "\033[33m", Risk.RED: "\033[31m"}
 
 
 def iso(t: datetime | None) -> str | None:

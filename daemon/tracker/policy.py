@@ -90,6 +90,20 @@ class Playbook:
     locale: str | None = None  # from the first matching rule with `set = { locale }`
     locale_rule: str = ""  # which rule, for explain
 
+    def reminder_kind(self, step: int) -> str | None:
+        """The calendar reminder that comes with follow-up `step`'s draft, if any.
+
+        The last step of a playbook of two or more is always the final one.
+        """
+        if step == len(self.steps) and len(self.steps) >= 2:
+            return "final"
+        return STEP_REMINDERS.get(step)
+
+
+# Which follow-up steps bring a reminder beside their draft (a call before the
+# second, a final touch at the third), whatever the cadence of the steps.
+STEP_REMINDERS: Mapping[int, str] = MappingProxyType({2: "call", 3: "final"})
+
 
 _UNITS = {"bd": Unit.BUSINESS_DAYS, "d": Unit.DAYS, "h": Unit.HOURS, "m": Unit.MINUTES}
 
