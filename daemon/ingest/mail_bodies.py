@@ -86,14 +86,7 @@ def _refine(
 def _store_refined(store: Store, account_id: int, results: Sequence[_Refined]) -> int:
     """Write a group of body verdicts in one transaction; returns how many were classified."""
     with store.transaction() as s:
-        found = {
-            pk: (thread_id, problems)
-            for pk, thread_id, problems in s.execute(
-                select(Message.id, Message.thread_id, Message.problems).where(
-                    Message.id.in_([r.pk for r in results])
-                )
-            )
-        }
+        found = _stored(s, [r.pk for r in results])
         threads: list[int | None] = []
         verdicts: list[dict[str, object]] = []
         for item in results:
@@ -111,6 +104,14 @@ def _store_refined(store: Store, account_id: int, results: Sequence[_Refined]) -
             s.execute(_SET_VERDICT, verdicts)
         mark_dirty(s, threads)
     return len(verdicts)
+
+
+def _stored(s: Session, pks: list[int]) -> dict[int, tuple[int | None, list[str]]]:
+    """Thread and problems of the messages still stored, by id."""
+    rows = s.execute(
+        select(Message.id, Message.thread_id, Message.problems).where(Message.id.in_(pks))
+    )
+    return {pk: (thread_id, problems) for pk, thread_id, problems in rows}
 
 
 def _note_gone(s: Session, pk: int, problems: list[str]) -> None:
