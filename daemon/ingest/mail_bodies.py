@@ -21,7 +21,7 @@ from daemon.db.engine import Store
 from daemon.db.tables import Message
 from daemon.ingest.calendar import record_answers
 from daemon.ingest.store_batch import MESSAGES, SyncReport, mark_dirty
-from daemon.ingest.verdicts import invite_answers, verdict_fields
+from daemon.ingest.verdicts import VERDICT_COLUMNS, invite_answers, verdict_fields
 
 if TYPE_CHECKING:
     from connectors.ical import ImipReply
@@ -137,18 +137,8 @@ def _refined_values(
     return values
 
 
-_VERDICT_COLUMNS = (
-    "kind",
-    "reason",
-    "needs_body",
-    "return_date",
-    "bounce_status",
-    "bounce_hard",
-    "bounce_reason",
-    "bounce_recipients",
-)
 _SET_VERDICT = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("pk"))
-    .values({name: bindparam(f"v_{name}") for name in _VERDICT_COLUMNS})
+    .values({name: bindparam(f"v_{name}") for name in VERDICT_COLUMNS})
 )

@@ -18,21 +18,14 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from connectors.headers import UNTRACKABLE
-from connectors.model import (
-    ChangeBatch,
-    FolderRole,
-    MailMessage,
-    MessageGone,
-    Skipped,
-    TagsChanged,
-)
+from connectors.model import ChangeBatch, FolderRole, MailMessage, MessageGone, Skipped, TagsChanged
 from daemon.config.identity import Identity
 from daemon.db.bulk import BulkInsert, reserve_ids, select_in
 from daemon.db.tables import Message, MessageRef, Skip, Thread
 from daemon.decide.timeline import message_time
 from daemon.ingest.mail_threads import key_from_headers, link_threads
 from daemon.ingest.reused_ids import separate_reused_ids
-from daemon.ingest.verdicts import classify_fields
+from daemon.ingest.verdicts import VERDICT_COLUMNS, classify_fields
 
 log = logging.getLogger(__name__)
 
@@ -251,14 +244,7 @@ _MESSAGE_INSERT = BulkInsert(
         "sent_at",
         "received_at",
         "direction",
-        "kind",
-        "reason",
-        "needs_body",
-        "return_date",
-        "bounce_status",
-        "bounce_hard",
-        "bounce_reason",
-        "bounce_recipients",
+        *VERDICT_COLUMNS,
         "tags",
         "flags",
         "problems",

@@ -83,6 +83,19 @@ def invite_answers(raw: bytes) -> list[ImipReply]:
     return answers
 
 
+# The columns a verdict fills, in verdict_fields' order.
+VERDICT_COLUMNS = (
+    "kind",
+    "reason",
+    "needs_body",
+    "return_date",
+    "bounce_status",
+    "bounce_hard",
+    "bounce_reason",
+    "bounce_recipients",
+)
+
+
 def verdict_fields(verdict: classify.Classification) -> dict[str, object]:
     bounce = verdict.bounce
     return {
