@@ -204,14 +204,7 @@ def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
     what = " ".join(p for p in (ev.reason, ev.status) if p)
     match bounce_family(ev):
         case "gone":
-            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
-            new, intents, line = _end(
-                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip()
-            )
-            dead = WriteReminder(
-                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
-            )
-            return new, (*intents, dead), line
+            return _address_gone(rec, ev, ctx, what)
         case "rejected" | "mailbox" as kind:
             new = dataclasses.replace(
                 rec,
@@ -225,6 +218,14 @@ def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
             return new, (), f"{why}, next steps by call or message"
     new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
     return new, (), f"soft bounce {what}: noted, schedule continues"
+
+
+def _address_gone(rec: Record, ev: Bounced, ctx: Context, what: str) -> Step:
+    """A hard bounce ends the sequence; a reminder says the address is dead."""
+    rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
+    new, intents, line = _end(rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip())
+    at = ctx.calendar.next_working_instant(ev.at)
+    return new, (*intents, WriteReminder(step=0, kind="dead_address", at=at)), line
 
 
 def bounce_family(ev: Bounced) -> str:
