@@ -1,6 +1,6 @@
 """Reading TOML values into typed values while collecting every problem.
 
-`daemon.config.settings` describes ghostwatch's own sections with these helpers; the
+`daemon.config.loader` reads ghostwatch's own sections with these helpers; the
 same machinery builds each connector's `Settings` dataclass from its fields and
 type hints, so a connector declares its settings once and the loader needs no
 per-connector code (Radicale's schema-driven `Configuration.update`).

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from daemon.classify.bounce_reason import family
 from daemon.tracker.away import Away, shift_for_away
-from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
+from daemon.tracker.business_calendar import BusinessCalendar, step_due
+from daemon.tracker.policy import Playbook
 from daemon.tracker.states import (
     AutoReply,
     Bounced,

@@ -26,8 +26,9 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Base, Draft, Thread
 from daemon.decide.replay import Decision
 from daemon.decide.timeline import MsgView, ThreadFacts
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import (
     Bounced,
     DraftWritten,
