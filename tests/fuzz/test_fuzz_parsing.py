@@ -16,7 +16,7 @@ from connectors.compose import build_draft
 from connectors.errors import Permanent
 from connectors.headers import parse_addresses, parse_header_block, split_header_block
 from connectors.model import Address, DraftSpec
-from daemon.act.render import salutation
+from daemon.act.wording import salutation
 from tests.fuzz.strategies import (
     BIDI,
     FUZZ,
