@@ -22,7 +22,8 @@ from connectors import ical
 from connectors.base import DraftState, Scope
 from connectors.compose import build_draft, content_hash
 from connectors.errors import CursorExpired, Permanent
-from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
+from connectors.header_split import split_header_block
+from connectors.headers import ALWAYS_KEEP, parse_header_block
 from connectors.messages import build_message, header_block
 from connectors.model import (
     CalendarChanges,

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from connectors.base import MailSource, Scope
 from connectors.errors import ConnectorError, CursorExpired
-from connectors.headers import ALWAYS_KEEP, UNTRACKABLE, split_header_block
+from connectors.header_split import split_header_block
+from connectors.headers import ALWAYS_KEEP, UNTRACKABLE
 from connectors.model import (
     ChangeBatch,
     FolderRole,
