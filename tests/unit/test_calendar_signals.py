@@ -12,7 +12,7 @@ import pytest
 
 from connectors.errors import CursorExpired
 from connectors.ical import parse_imip_reply
-from connectors.memory import MemoryCalendar
+from connectors.memory_calendar import MemoryCalendar
 from connectors.model import Address, CalendarChanges, CalendarEvent
 from daemon.db.calendar_tables import CalendarEntry
 from daemon.db.engine import Store

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.errors import Transient
-from connectors.memory import MemoryCalendar
+from connectors.memory_calendar import MemoryCalendar
 from connectors.model import Address, CalendarEvent
 from daemon.act.reminders import (
     ReminderReport,
