@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import connectors
+from daemon.config.connector_settings import build_settings
 from daemon.config.schema import (
     BAD,
     MISSING,
@@ -24,7 +25,6 @@ from daemon.config.schema import (
     ListOf,
     Problem,
     Reader,
-    build_settings,
     describe,
     freeze,
     join,

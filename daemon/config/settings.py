@@ -19,7 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from daemon.config.schema import join, settings_keys, suggest
+from daemon.config.connector_settings import settings_keys
+from daemon.config.schema import join, suggest
 from daemon.tracker.policy import Duration, Playbook, Rule, RuleMatch, Unit
 
 __all__ = [
