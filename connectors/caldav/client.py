@@ -34,10 +34,15 @@ from connectors.caldav.multistatus import (
     responses,
 )
 from connectors.caldav.settings import Settings
-from connectors.caldav.wire_errors import check_status, login_refused, shown, translated
+from connectors.caldav.wire_errors import (
+    check_status,
+    login_refused,
+    not_found,
+    shown,
+    translated,
+)
 from connectors.errors import (
     AuthFailed,
-    ConfigProblem,
     ConnectorError,
     CursorExpired,
 )
@@ -124,10 +129,7 @@ class CaldavWire:
         body = f"<d:propfind {XMLNS}><d:prop><d:resourcetype/></d:prop></d:propfind>"
         resp = self._send(url, "PROPFIND", body, {**_XML_HEADERS, "Depth": "0"})
         if resp.status == 404:
-            raise ConfigProblem(
-                f"{shown(url)} answers 404 Not Found",
-                hint="check `url`: use the server root, your principal or calendar-home URL",
-            )
+            raise not_found(url)
         self._check(resp, "PROPFIND", url)
         tree = resp.tree
         marker = f".//{{{DAV_NS}}}resourcetype/{{{CALDAV_NS}}}calendar"

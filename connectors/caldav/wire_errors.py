@@ -63,50 +63,75 @@ def translated(
     connecting: bool,
     reraise: tuple[type[Exception], ...] = (),
 ) -> Iterator[None]:
-    """Library and network exceptions -> connectors.errors, password-free."""
+    """Library and network exceptions -> connectors.errors, password-free.
+
+    `connecting`: a 403 while finding the calendar is a login or URL problem,
+    later it is a refusal of one request."""
     try:
         yield
     except ConnectorError:
         raise
     except reraise:
         raise
-    except dav_error.RateLimitError as exc:
-        raise RateLimited(
+    except Exception as exc:
+        error = _as_connector_error(exc, what, url, who, connecting)
+        if error is None:
+            raise
+        raise error from None
+
+
+def not_found(url: str) -> ConfigProblem:
+    return ConfigProblem(
+        f"{shown(url)} answers 404 Not Found",
+        hint="check `url`: use the server root, your principal or calendar-home URL",
+    )
+
+
+def _as_connector_error(
+    exc: Exception, what: str, url: str, who: str, connecting: bool
+) -> ConnectorError | None:
+    if isinstance(exc, dav_error.DAVError):
+        return _dav_error(exc, what, url, who, connecting)
+    if isinstance(exc, http.exceptions.RequestException | OSError):
+        return _network_error(exc, what, url)
+    if isinstance(exc, etree.LxmlError):
+        return Transient(f"{what} {shown(url)}: unreadable XML answer ({exc})")
+    return None
+
+
+def _dav_error(
+    exc: dav_error.DAVError, what: str, url: str, who: str, connecting: bool
+) -> ConnectorError:
+    if isinstance(exc, dav_error.RateLimitError):
+        return RateLimited(
             f"{what} {shown(url)}: rate limited", retry_after=exc.retry_after_seconds
-        ) from None
-    except dav_error.AuthorizationError as exc:
+        )
+    if isinstance(exc, dav_error.AuthorizationError):
         if exc.status == 403 and not connecting:
-            raise Permanent(f"{what} {shown(url)}: 403 Forbidden") from None
+            return Permanent(f"{what} {shown(url)}: 403 Forbidden")
         if exc.status == 403:
-            raise AuthFailed(
+            return AuthFailed(
                 f"{shown(str(exc.url or url))}: 403 Forbidden for {who}",
                 hint="check `url` and that this user may read it",
-            ) from None
-        raise AuthFailed(login_refused(str(exc.url or url), who)) from None
-    except dav_error.NotFoundError as exc:
-        raise ConfigProblem(
-            f"{shown(str(exc.url or url))} answers 404 Not Found",
-            hint="check `url`: use the server root, your principal or calendar-home URL",
-        ) from None
-    except dav_error.DAVError as exc:
-        status = getattr(exc, "status", None) or 0
-        if status == 404 or "404" in str(exc.reason):
-            raise ConfigProblem(
-                f"{shown(str(exc.url or url))} answers 404 Not Found",
-                hint="check `url`: use the server root, your principal or calendar-home URL",
-            ) from None
-        cls = Transient if status >= 500 else Permanent
-        raise cls(f"{what} {shown(url)}: {type(exc).__name__} {_reason(exc)}") from None
-    except (http.exceptions.RequestException, OSError) as exc:
-        cause = root_cause(exc)
-        if isinstance(cause, OSError | EOFError):
-            parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            message, hint = network_problem(parts.hostname or "", port, cause)
-            raise Transient(f"{what} {shown(url)}: {message}", hint=hint) from None
-        raise Transient(f"{what} {shown(url)}: {type(exc).__name__}") from None
-    except etree.LxmlError as exc:
-        raise Transient(f"{what} {shown(url)}: unreadable XML answer ({exc})") from None
+            )
+        return AuthFailed(login_refused(str(exc.url or url), who))
+    if isinstance(exc, dav_error.NotFoundError):
+        return not_found(str(exc.url or url))
+    status = getattr(exc, "status", None) or 0
+    if status == 404 or "404" in str(exc.reason):
+        return not_found(str(exc.url or url))
+    cls = Transient if status >= 500 else Permanent
+    return cls(f"{what} {shown(url)}: {type(exc).__name__} {_reason(exc)}")
+
+
+def _network_error(exc: Exception, what: str, url: str) -> Transient:
+    cause = root_cause(exc)
+    if isinstance(cause, OSError | EOFError):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        message, hint = network_problem(parts.hostname or "", port, cause)
+        return Transient(f"{what} {shown(url)}: {message}", hint=hint)
+    return Transient(f"{what} {shown(url)}: {type(exc).__name__}")
 
 
 def _retry_after(resp: Any) -> float | None:
