@@ -117,19 +117,8 @@ def build_settings(
     reader.unknown_keys(table, [*settings_keys(cls), *ignore], path, secrets=secret_fields)
     values: dict[str, Any] = {}
     for f, tp in fields:
-        if is_secret_type(tp):
-            secret = _secret(reader, table, f, path)
-            if secret is not MISSING:
-                values[f.name] = secret
-            continue
-        try:
-            conv = converter_for(tp, f.name, f.default)
-        except TypeError as exc:
-            reader.problem(join(path, f.name), None, f"{exc}; this is a bug in {cls.__module__}")
-            continue
-        default = DEFAULT if _has_default(f) else MISSING
-        value = reader.field(table, f.name, path, conv, default, example=_example(tp))
-        if value is not BAD and value is not DEFAULT:
+        value = _read_field(reader, cls, table, path, f, tp)
+        if value is not BAD and value is not DEFAULT and value is not MISSING:
             values[f.name] = value
     if len(reader.problems) > before:
         return BAD
@@ -143,6 +132,27 @@ def build_settings(
     except Exception as exc:  # e.g. connectors.errors.ConfigProblem
         reader.problem(path, None, str(exc) or type(exc).__name__)
         return BAD
+
+
+def _read_field(
+    reader: Reader,
+    cls: type,
+    table: Mapping[str, Any],
+    path: str,
+    f: dataclasses.Field[Any],
+    tp: object,
+) -> Any:
+    """One field's value; MISSING or DEFAULT when the dataclass default applies, BAD
+    after reporting."""
+    if is_secret_type(tp):
+        return _secret(reader, table, f, path)
+    try:
+        conv = converter_for(tp, f.name, f.default)
+    except TypeError as exc:
+        reader.problem(join(path, f.name), None, f"{exc}; this is a bug in {cls.__module__}")
+        return BAD
+    default = DEFAULT if _has_default(f) else MISSING
+    return reader.field(table, f.name, path, conv, default, example=_example(tp))
 
 
 def _secret(reader: Reader, table: Mapping[str, Any], f: dataclasses.Field[Any], path: str) -> Any:

@@ -205,6 +205,11 @@ def _read_rule(r: Reader, raw: object, path: str, locales: tuple[str, ...]) -> R
         set_company=r.field(set_table, "company", join(path, "set"), detail, None),
         set_locale=r.field(set_table, "locale", join(path, "set"), locale_of(locales), None),
     )
+    _check_rule_does_something(r, t, path)
+    return rule
+
+
+def _check_rule_does_something(r: Reader, t: dict[str, Any], path: str) -> None:
     effects = ("steps", "close_after", "min_gap", "set", "salary_report")
     # A subject that captures the title or company is an effect of its own (a
     # misnamed group is reported on when.subject, not as "changes nothing").
@@ -218,7 +223,6 @@ def _read_rule(r: Reader, raw: object, path: str, locales: tuple[str, ...]) -> R
             f"the rule changes nothing; give at least one of {', '.join(effects)}, "
             "or capture (?P<title>...) / (?P<company>...) in when.subject",
         )
-    return rule
 
 
 def _read_when(r: Reader, raw: object, path: str) -> RuleMatch:
