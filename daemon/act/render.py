@@ -59,6 +59,7 @@ from typing import Any
 
 from jinja2 import (
     Environment,
+    Template,
     TemplateRuntimeError,
     TemplateSyntaxError,
 )
@@ -275,26 +276,31 @@ def _check_one(env: Environment, name: str) -> list[str]:
         template = env.get_template(name)
     except TemplateSyntaxError as exc:
         return [f"{exc.filename or name}: {exc.message}{_where(exc, None)}"]
-    path = template.filename or name
     problems: list[str] = []
     seen: set[str] = set()
     for label, sample in _samples(kind, int(match.group(1)) if match else 2):
-        try:
-            text = _render(env, name, sample)
-        # Everything a template can raise is a problem to list, never a crash of `check`.
-        except Exception as exc:
-            problem = f"{path}: {type(exc).__name__}: {exc}{_where(exc, template.filename)}"
-        else:
-            if kind == "reminder":
-                empty = not _split_reminder(text)[0]
-                problem = f"{path}: the first line (the summary) is empty" if empty else ""
-            else:
-                problem = f"{path}: the body is empty" if not text.strip() else ""
+        problem = _sample_problem(env, template, name, kind, sample)
         if problem and problem not in seen:
             # The first sample that shows a problem says under which values it happens.
             seen.add(problem)
             problems.append(problem + label)
     return problems
+
+
+def _sample_problem(
+    env: Environment, template: Template, name: str, kind: str, v: DraftVars
+) -> str:
+    """What is wrong when `template` renders `v`; empty when nothing is."""
+    path = template.filename or name
+    try:
+        text = _render(env, name, v)
+    # Everything a template can raise is a problem to list, never a crash of `check`.
+    except Exception as exc:
+        return f"{path}: {type(exc).__name__}: {exc}{_where(exc, template.filename)}"
+    if kind == "reminder":
+        empty = not _split_reminder(text)[0]
+        return f"{path}: the first line (the summary) is empty" if empty else ""
+    return f"{path}: the body is empty" if not text.strip() else ""
 
 
 def check_templates(locales: Iterable[str], templates_dir: str | None) -> list[str]:
