@@ -48,8 +48,8 @@ from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Draft
 from daemon.decide.replay import Decision, mask
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, advance, next_action
-from daemon.tracker.policy import BusinessCalendar
 from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from connectors.headers import split_header_block
+from connectors.header_split import split_header_block
 from connectors.model import MailMessage
 from daemon import classify
 from daemon.classify.message import MAX_RAW

@@ -39,7 +39,9 @@ from sqlalchemy import delete, select
 
 from daemon import failures
 from daemon.backoff import Backoff
-from daemon.config.settings import AccountConfig, Config, ConfigError, load_config
+from daemon.config.loader import load_config
+from daemon.config.schema import ConfigError
+from daemon.config.settings import AccountConfig, Config
 from daemon.db.tables import Account, DaemonLock
 from daemon.runtime import notify
 from daemon.runtime.cycle import CycleReport, run_cycle

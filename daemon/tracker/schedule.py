@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.tracker.away import Away, shift_for_away
-from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
+from daemon.tracker.business_calendar import BusinessCalendar, step_due
+from daemon.tracker.policy import Playbook
 from daemon.tracker.states import NextAction, Record
 
 

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, advance, start
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import Outbound, WriteDraft, WriteReminder
 
 SH = ZoneInfo("Asia/Shanghai")
