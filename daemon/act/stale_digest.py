@@ -16,15 +16,9 @@ from sqlalchemy import select
 
 from connectors.base import CalendarSink
 from connectors.model import CalendarEvent
-from daemon.act.reminders import (
-    ALARM_MINUTES,
-    DURATION,
-    PENDING,
-    ReminderReport,
-    reminder_slot,
-    reminder_uid,
-    remove_ended,
-)
+from daemon.act.intents import commit_intent
+from daemon.act.reminder_event import ALARM_MINUTES, DURATION, reminder_slot, reminder_uid
+from daemon.act.reminders import PENDING, ReminderReport, remove_ended
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.decide.replay import Decision
@@ -88,28 +82,29 @@ def queue_digest(
         return _withdraw(store, account_id, sink, now)
     key, start = _slot(now, calendar)
     summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
-    with store.transaction() as s:
-        if s.get(Reminder, key) is None:
-            s.add(
-                Reminder(
-                    key=key,
-                    uid=reminder_uid(key),
-                    account_id=account_id,
-                    calendar_account=None,
-                    sequence_id=DIGEST,
-                    thread_id=None,
-                    step=0,
-                    kind=KIND,
-                    state="intent",
-                    at=start,
-                    end=start + DURATION,
-                    summary=summary,
-                    description=description,
-                    alarm_minutes=ALARM_MINUTES,
-                    created_at=now,
-                    attempts=0,
-                )
-            )
+    commit_intent(
+        store,
+        Reminder,
+        key,
+        lambda: Reminder(
+            key=key,
+            uid=reminder_uid(key),
+            account_id=account_id,
+            calendar_account=None,
+            sequence_id=DIGEST,
+            thread_id=None,
+            step=0,
+            kind=KIND,
+            state="intent",
+            at=start,
+            end=start + DURATION,
+            summary=summary,
+            description=description,
+            alarm_minutes=ALARM_MINUTES,
+            created_at=now,
+            attempts=0,
+        ),
+    )
     return ReminderReport()
 
 

@@ -1,0 +1,145 @@
+"""One reminder event: its key and UID, its wording, and its slot in the working day.
+
+The UID is derived from the key, so a retry finds the event an earlier try wrote
+(intents.py); the event is built once and committed in the intent row, and
+`event_of` gives it back exactly as committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from connectors.model import CalendarEvent
+from daemon.act.render import KINDS, DraftVars, render_reminder
+from daemon.db.calendar_tables import Reminder
+from daemon.decide.replay import Decision, mask
+from daemon.tracker.policy import BusinessCalendar
+from daemon.tracker.states import WriteReminder
+
+log = logging.getLogger("daemon.act.reminders")  # its lines read as the reminder outbox's
+
+DURATION = timedelta(minutes=15)
+ALARM_MINUTES = 10
+SLOT = timedelta(minutes=15)
+CATEGORY = "ghostwatch"
+PhoneLookup = Callable[[Decision], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """How reminders are worded and where they land."""
+
+    locale: str
+    templates_dir: str | None
+    calendar: BusinessCalendar
+    phone_lookup: PhoneLookup
+    # Set while the owner is away and the backup's calendar holds the reminder.
+    on_behalf_of: str | None = None
+    calendar_account: str | None = None
+
+
+def reminder_key(sequence_id: str, step: int, kind: str) -> str:
+    return f"{sequence_id}.{step}.{kind}"
+
+
+def reminder_uid(key: str) -> str:
+    """Deterministic, and with the prefix connectors treat as ghostwatch's own."""
+    return f"ghostwatch-{key}@ghostwatch"
+
+
+def reminder_slot(at: datetime, now: datetime, calendar: BusinessCalendar) -> datetime:
+    """The start: `at` if still ahead, else the next quarter hour; inside working hours."""
+    start = at if at > now else _ceil(now, SLOT)
+    start = calendar.next_working_instant(start)
+    last_minute = start + DURATION - timedelta(minutes=1)
+    if calendar.next_working_instant(last_minute) != last_minute:
+        start = calendar.next_working_instant(start + DURATION)
+    return start
+
+
+def _ceil(t: datetime, step: timedelta) -> datetime:
+    base = t.replace(minute=0, second=0, microsecond=0)
+    passed = t - base
+    steps = -(-passed // step)  # ceiling division of timedeltas
+    return base + step * steps
+
+
+def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Writer) -> CalendarEvent:
+    """The reminder as it will be written (calls `phone_lookup`)."""
+    key = reminder_key(d.sequence_id, intent.step, intent.kind)
+    tags = dict(d.playbook.tags)
+    kind = tags.get("kind") or "candidate"
+    try:
+        phone = writer.phone_lookup(d)
+    except Exception as exc:  # a lookup is a nicety; the reminder matters more
+        log.warning("no phone number for %s: %s", mask(d.facts.contact), exc)
+        phone = None
+    variables = DraftVars(
+        kind=kind if kind in KINDS else "candidate",
+        step=intent.step,
+        contact_name=d.facts.contact_name,
+        contact_address=d.facts.contact,
+        contact_phone=phone,
+        # The template's role is the job title; the role tag is added below.
+        role=d.playbook.title,
+        company=d.playbook.company,
+        original_subject=d.facts.subject,
+        stage=tags.get("stage") or None,
+        days_silent=max(0, (now - d.run.record.started_at).days),
+        bounce_reason=d.run.record.call_instead,
+    )
+    summary, description = render_reminder(
+        writer.locale, intent.kind, variables, writer.templates_dir
+    )
+    summary, description = _decorate(summary, description, tags.get("role"), key, writer)
+    start = reminder_slot(intent.at, now, writer.calendar).astimezone(
+        ZoneInfo(writer.calendar.timezone)
+    )
+    return CalendarEvent(
+        uid=reminder_uid(key),
+        summary=summary,
+        start=start,
+        end=start + DURATION,
+        description=description,
+        categories=(CATEGORY,),
+        ghostwatch_key=key,
+        alarm_minutes=ALARM_MINUTES,
+    )
+
+
+def _decorate(
+    summary: str, description: str, role: str | None, key: str, writer: Writer
+) -> tuple[str, str]:
+    zh = writer.locale.lower().startswith("zh")
+    lines = [description.rstrip("\n")] if description.strip() else []
+    if role:
+        lines.append(f"角色标签：{role}" if zh else f"Role tag: {role}")
+    if writer.on_behalf_of:
+        owner = writer.on_behalf_of
+        summary = f"【代{owner}】{summary}" if zh else f"[for {owner}] {summary}"
+        lines.append(
+            f"{owner} 不在办公室，由你代为跟进。" if zh else f"{owner} is away; you are covering."
+        )
+    lines.append(f"ghostwatch {key}")
+    return summary, "\n".join(lines) + "\n"
+
+
+def event_of(row: Reminder, zone: ZoneInfo | None = None) -> CalendarEvent:
+    """The event exactly as committed in the intent row."""
+    start, end = row.at, row.end
+    if zone is not None:
+        start, end = start.astimezone(zone), end.astimezone(zone)
+    return CalendarEvent(
+        uid=row.uid,
+        summary=row.summary,
+        start=start,
+        end=end,
+        description=row.description or "",
+        categories=(CATEGORY,),
+        ghostwatch_key=row.key,
+        alarm_minutes=row.alarm_minutes,
+    )
