@@ -45,43 +45,12 @@ def build_spec(
     store: Store, d: Decision, step: int, key: str, author: Author, now: datetime
 ) -> tuple[DraftSpec, str]:
     """The draft as a provider-neutral spec, threaded as a reply to the latest message."""
-    with store.reader() as s:
-        rows = list(
-            s.scalars(
-                select(Message)
-                .where(Message.thread_id == d.thread_id, Message.folder_role != "drafts")
-                .order_by(Message.sent_at)
-            )
-        )
-    if d.facts.separate:
-        # A Bcc recipient's own conversation: never thread onto another recipient's mail.
-        rows = [r for r in rows if _involves(r, d.facts.contact)]
-    last = rows[-1] if rows else None
+    last = _last_message(store, d)
     references: list[str] = []
     if last is not None:
         references = [*(last.references or []), *([last.message_id] if last.message_id else [])]
-    to, cc = _recipients(d, "to"), _recipients(d, "cc")
-    if not to:  # the To recipients' addresses bounced: the Cc'd ones are addressed
-        to, cc = cc or (Address(d.facts.contact, d.facts.contact_name),), ()
-    greeted = (*to, *cc)
-    tags = dict(d.playbook.tags)
-    rec = d.run.record
-    variables = DraftVars(
-        contact_name=greeted[0].name,
-        consultant_name=author.display_name,
-        consultant_signature=_signature(author, d.locale or author.locale),
-        # The template's role is the job title; the role tag (tech, exec) is a cadence.
-        role=d.playbook.title,
-        company=d.playbook.company,
-        original_subject=d.facts.subject,
-        stage=tags.get("stage") or "",
-        days_silent=max(0, (now - rec.started_at).days),
-        step=step,
-        salary_report=d.playbook.salary_report,
-        kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
-        contact_address=greeted[0].addr,
-        other_names=tuple(a.name for a in greeted[1:]),
-    )
+    to, cc = _addressees(d)
+    variables = _variables(d, step, (*to, *cc), author, now)
     # The thread's language (tag, rule, the outreach's own language), else the account's.
     locale = d.locale or author.locale
     body = render_step(locale, variables.kind, step, variables, author.templates_dir)
@@ -101,6 +70,51 @@ def build_spec(
         reply_to=Address(owner[1], owner[0]) if (owner := author.on_behalf_of) else None,
     )
     return spec, body
+
+
+def _last_message(store: Store, d: Decision) -> Message | None:
+    """The message the draft replies to: the thread's latest outside Drafts."""
+    with store.reader() as s:
+        rows = list(
+            s.scalars(
+                select(Message)
+                .where(Message.thread_id == d.thread_id, Message.folder_role != "drafts")
+                .order_by(Message.sent_at)
+            )
+        )
+    if d.facts.separate:
+        # A Bcc recipient's own conversation: never thread onto another recipient's mail.
+        rows = [r for r in rows if _involves(r, d.facts.contact)]
+    return rows[-1] if rows else None
+
+
+def _addressees(d: Decision) -> tuple[tuple[Address, ...], tuple[Address, ...]]:
+    to, cc = _recipients(d, "to"), _recipients(d, "cc")
+    if not to:  # the To recipients' addresses bounced: the Cc'd ones are addressed
+        to, cc = cc or (Address(d.facts.contact, d.facts.contact_name),), ()
+    return to, cc
+
+
+def _variables(
+    d: Decision, step: int, greeted: tuple[Address, ...], author: Author, now: datetime
+) -> DraftVars:
+    tags = dict(d.playbook.tags)
+    return DraftVars(
+        contact_name=greeted[0].name,
+        consultant_name=author.display_name,
+        consultant_signature=_signature(author, d.locale or author.locale),
+        # The template's role is the job title; the role tag (tech, exec) is a cadence.
+        role=d.playbook.title,
+        company=d.playbook.company,
+        original_subject=d.facts.subject,
+        stage=tags.get("stage") or "",
+        days_silent=max(0, (now - d.run.record.started_at).days),
+        step=step,
+        salary_report=d.playbook.salary_report,
+        kind=tags.get("kind") if tags.get("kind") in KINDS else "candidate",
+        contact_address=greeted[0].addr,
+        other_names=tuple(a.name for a in greeted[1:]),
+    )
 
 
 def _involves(row: Message, addr: str) -> bool:

@@ -125,39 +125,48 @@ def withdraw_ended(
     ended = {d.sequence_id: d for d in decisions if not d.run.record.state.open}
     if not ended:
         return report
-    with store.reader() as s:
-        rows = list(
-            s.scalars(
-                select(Draft).where(
-                    Draft.account_id == account_id,
-                    Draft.sequence_id.in_(list(ended)),
-                    Draft.state.in_(OPEN_DRAFT_STATES),
-                    _in_sink(sink_account),
-                )
-            )
-        )
-    for row in rows:
+    for row in _open_drafts(store, account_id, list(ended), sink_account):
         if row.state != "written":
             _resolve(store, row.key, "cancelled", now)
             report.cancelled.append(row.key)
             continue
-        ref = DraftRef(key=row.key, ref=row.ref or "", content_hash=row.content_hash or "")
-        try:
-            removed = sink.withdraw_draft(ref)
-            state = "withdrawn" if removed else sink.draft_state(ref)
-        except ConnectorError as exc:
-            log.warning("could not withdraw draft %s: %s", row.key, exc)
-            continue
-        outcome = {"withdrawn": "withdrawn", "gone": "deleted"}.get(state, "kept_edited")
-        _resolve(store, row.key, outcome, now)
         why = ended[row.sequence_id].run.record.outcome_reason
-        if outcome == "withdrawn":
-            report.withdrawn.append(row.key)
-            log.info("withdrew untouched draft %s: %s", row.key, why)
-        elif outcome == "kept_edited":
-            report.kept_edited.append(row.key)
-            log.info("left draft %s alone: you edited it (%s)", row.key, why)
+        _withdraw_one(store, sink, row, why, now, report)
     return report
+
+
+def _open_drafts(
+    store: Store, account_id: int, sequence_ids: list[str], sink_account: str | None
+) -> list[Draft]:
+    with store.reader() as s:
+        query = select(Draft).where(
+            Draft.account_id == account_id,
+            Draft.sequence_id.in_(sequence_ids),
+            Draft.state.in_(OPEN_DRAFT_STATES),
+            _in_sink(sink_account),
+        )
+        return list(s.scalars(query))
+
+
+def _withdraw_one(
+    store: Store, sink: DraftSink, row: Draft, why: str | None, now: datetime, report: OutboxReport
+) -> None:
+    """Remove the draft only while it is exactly as written; an edited one stays."""
+    ref = DraftRef(key=row.key, ref=row.ref or "", content_hash=row.content_hash or "")
+    try:
+        removed = sink.withdraw_draft(ref)
+        state = "withdrawn" if removed else sink.draft_state(ref)
+    except ConnectorError as exc:
+        log.warning("could not withdraw draft %s: %s", row.key, exc)
+        return
+    outcome = {"withdrawn": "withdrawn", "gone": "deleted"}.get(state, "kept_edited")
+    _resolve(store, row.key, outcome, now)
+    if outcome == "withdrawn":
+        report.withdrawn.append(row.key)
+        log.info("withdrew untouched draft %s: %s", row.key, why)
+    elif outcome == "kept_edited":
+        report.kept_edited.append(row.key)
+        log.info("left draft %s alone: you edited it (%s)", row.key, why)
 
 
 def _resolve(store: Store, key: str, state: str, now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""One reminder event: its key and UID, its wording, and its slot in the working day.
+"""Which reminders the tracker asks for, and each one's event: its key and UID, its
+wording, and its slot in the working day.
 
 The UID is derived from the key, so a retry finds the event an earlier try wrote
 (intents.py); the event is built once and committed in the intent row, and
@@ -7,8 +8,9 @@ The UID is derived from the key, so a retry finds the event an earlier try wrote
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,14 +19,16 @@ from connectors.model import CalendarEvent
 from daemon.act.render import KINDS, DraftVars, render_reminder
 from daemon.db.calendar_tables import Reminder
 from daemon.decide.replay import Decision, mask
+from daemon.tracker.machine import Context, advance, next_action
 from daemon.tracker.policy import BusinessCalendar
-from daemon.tracker.states import WriteReminder
+from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger("daemon.act.reminders")  # its lines read as the reminder outbox's
 
 DURATION = timedelta(minutes=15)
 ALARM_MINUTES = 10
 SLOT = timedelta(minutes=15)
+DEAD_ADDRESS_FRESH = timedelta(days=7)
 CATEGORY = "ghostwatch"
 PhoneLookup = Callable[[Decision], str | None]
 
@@ -71,31 +75,12 @@ def _ceil(t: datetime, step: timedelta) -> datetime:
 def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Writer) -> CalendarEvent:
     """The reminder as it will be written (calls `phone_lookup`)."""
     key = reminder_key(d.sequence_id, intent.step, intent.kind)
-    tags = dict(d.playbook.tags)
-    kind = tags.get("kind") or "candidate"
-    try:
-        phone = writer.phone_lookup(d)
-    except Exception as exc:  # a lookup is a nicety; the reminder matters more
-        log.warning("no phone number for %s: %s", mask(d.facts.contact), exc)
-        phone = None
-    variables = DraftVars(
-        kind=kind if kind in KINDS else "candidate",
-        step=intent.step,
-        contact_name=d.facts.contact_name,
-        contact_address=d.facts.contact,
-        contact_phone=phone,
-        # The template's role is the job title; the role tag is added below.
-        role=d.playbook.title,
-        company=d.playbook.company,
-        original_subject=d.facts.subject,
-        stage=tags.get("stage") or None,
-        days_silent=max(0, (now - d.run.record.started_at).days),
-        bounce_reason=d.run.record.call_instead,
-    )
+    variables = _variables(d, intent, _phone(d, writer), now)
     summary, description = render_reminder(
         writer.locale, intent.kind, variables, writer.templates_dir
     )
-    summary, description = _decorate(summary, description, tags.get("role"), key, writer)
+    role = dict(d.playbook.tags).get("role")
+    summary, description = _decorate(summary, description, role, key, writer)
     start = reminder_slot(intent.at, now, writer.calendar).astimezone(
         ZoneInfo(writer.calendar.timezone)
     )
@@ -108,6 +93,33 @@ def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Write
         categories=(CATEGORY,),
         ghostwatch_key=key,
         alarm_minutes=ALARM_MINUTES,
+    )
+
+
+def _phone(d: Decision, writer: Writer) -> str | None:
+    try:
+        return writer.phone_lookup(d)
+    except Exception as exc:  # a lookup is a nicety; the reminder matters more
+        log.warning("no phone number for %s: %s", mask(d.facts.contact), exc)
+        return None
+
+
+def _variables(d: Decision, intent: WriteReminder, phone: str | None, now: datetime) -> DraftVars:
+    tags = dict(d.playbook.tags)
+    kind = tags.get("kind") or "candidate"
+    return DraftVars(
+        kind=kind if kind in KINDS else "candidate",
+        step=intent.step,
+        contact_name=d.facts.contact_name,
+        contact_address=d.facts.contact,
+        contact_phone=phone,
+        # The template's role is the job title; the role tag is added by _decorate.
+        role=d.playbook.title,
+        company=d.playbook.company,
+        original_subject=d.facts.subject,
+        stage=tags.get("stage") or None,
+        days_silent=max(0, (now - d.run.record.started_at).days),
+        bounce_reason=d.run.record.call_instead,
     )
 
 
@@ -142,4 +154,45 @@ def event_of(row: Reminder, zone: ZoneInfo | None = None) -> CalendarEvent:
         categories=(CATEGORY,),
         ghostwatch_key=row.key,
         alarm_minutes=row.alarm_minutes,
+    )
+
+
+def wanted(
+    decisions: Sequence[Decision], now: datetime, calendar: BusinessCalendar
+) -> list[tuple[Decision, WriteReminder]]:
+    """The reminders the tracker asks for as of `now` (not yet checked against drafts)."""
+    out: list[tuple[Decision, WriteReminder]] = []
+    for d in decisions:
+        rec = d.run.record
+        for intent in d.run.end_intents:
+            if (
+                isinstance(intent, WriteReminder)
+                and intent.kind == "dead_address"
+                and rec.ended_at is not None
+                and rec.ended_at >= now - DEAD_ADDRESS_FRESH
+            ):
+                out.append((d, intent))
+        if not d.current or not rec.state.open:
+            continue
+        due = [i for i in d.run.due if isinstance(i, WriteReminder)]
+        if not due:
+            pending = _pending_reminder(d, calendar)
+            due = [pending] if pending is not None else []
+        out.extend((d, i) for i in due)
+    return out
+
+
+def _pending_reminder(d: Decision, calendar: BusinessCalendar) -> WriteReminder | None:
+    """What the tracker asked for when the pending draft came due (asked again)."""
+    rec = d.run.record
+    if rec.state is not State.DRAFT_PENDING or rec.pending_step is None:
+        return None
+    ctx = Context(playbook=d.playbook, calendar=calendar)
+    waiting = dataclasses.replace(rec, state=State.WAITING, pending_step=None)
+    nxt = next_action(waiting, ctx)
+    if nxt.step != rec.pending_step or nxt.due is None:
+        return None
+    _, intents, _ = advance(waiting, nxt.due, ctx)
+    return next(
+        (i for i in intents if isinstance(i, WriteReminder) and i.step == rec.pending_step), None
     )

@@ -29,7 +29,6 @@ table wrote are ever touched, and each is checked to carry its key first.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,19 +50,18 @@ from daemon.act.reminder_event import (
     event_of,
     reminder_key,
     reminder_slot,
+    wanted,
 )
 from daemon.act.reminder_event import reminder_uid as reminder_uid
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Draft
 from daemon.decide.replay import Decision
-from daemon.tracker.machine import Context, advance, next_action
 from daemon.tracker.policy import BusinessCalendar
 from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger(__name__)
 
-DEAD_ADDRESS_FRESH = timedelta(days=7)
 # A draft written this recently without its reminder: the cycle stopped in between.
 CATCH_UP = timedelta(days=1)
 EARLY_END = (State.REPLIED, State.MET, State.STOPPED)
@@ -87,47 +85,6 @@ class ReminderReport:
 # Reminders that stand for an email that will not be written (the address is dead, or
 # their server refuses our mail): nothing waits in Drafts for them.
 NO_DRAFT = frozenset({"dead_address", "rejected", "mailbox"})
-
-
-def wanted(
-    decisions: Sequence[Decision], now: datetime, calendar: BusinessCalendar
-) -> list[tuple[Decision, WriteReminder]]:
-    """The reminders the tracker asks for as of `now` (not yet checked against drafts)."""
-    out: list[tuple[Decision, WriteReminder]] = []
-    for d in decisions:
-        rec = d.run.record
-        for intent in d.run.end_intents:
-            if (
-                isinstance(intent, WriteReminder)
-                and intent.kind == "dead_address"
-                and rec.ended_at is not None
-                and rec.ended_at >= now - DEAD_ADDRESS_FRESH
-            ):
-                out.append((d, intent))
-        if not d.current or not rec.state.open:
-            continue
-        due = [i for i in d.run.due if isinstance(i, WriteReminder)]
-        if not due:
-            pending = _pending_reminder(d, calendar)
-            due = [pending] if pending is not None else []
-        out.extend((d, i) for i in due)
-    return out
-
-
-def _pending_reminder(d: Decision, calendar: BusinessCalendar) -> WriteReminder | None:
-    """What the tracker asked for when the pending draft came due (asked again)."""
-    rec = d.run.record
-    if rec.state is not State.DRAFT_PENDING or rec.pending_step is None:
-        return None
-    ctx = Context(playbook=d.playbook, calendar=calendar)
-    waiting = dataclasses.replace(rec, state=State.WAITING, pending_step=None)
-    nxt = next_action(waiting, ctx)
-    if nxt.step != rec.pending_step or nxt.due is None:
-        return None
-    _, intents, _ = advance(waiting, nxt.due, ctx)
-    return next(
-        (i for i in intents if isinstance(i, WriteReminder) and i.step == rec.pending_step), None
-    )
 
 
 def _draft_ready(store: Store, d: Decision, intent: WriteReminder, now: datetime) -> bool:
@@ -193,7 +150,18 @@ def _queue(
             log.warning("reminder %s not rendered: %s", key, exc)
             report.failed.append(key)
             continue
-        _commit_intent(store, account_id, d, intent, key, event, writer, now)
+        commit_reminder(
+            store,
+            key,
+            event,
+            now,
+            account_id=account_id,
+            calendar_account=writer.calendar_account,
+            sequence_id=d.sequence_id,
+            thread_id=d.thread_id,
+            step=intent.step,
+            kind=intent.kind,
+        )
 
 
 def preview_reminders(
@@ -222,16 +190,20 @@ def preview_reminders(
     return events
 
 
-def _commit_intent(
+def commit_reminder(
     store: Store,
-    account_id: int,
-    d: Decision,
-    intent: WriteReminder,
     key: str,
     event: CalendarEvent,
-    writer: Writer,
     now: datetime,
+    *,
+    account_id: int,
+    calendar_account: str | None,
+    sequence_id: str,
+    thread_id: int | None,
+    step: int,
+    kind: str,
 ) -> None:
+    """Commit the intent row holding `event` exactly, unless `key` has one already."""
     commit_intent(
         store,
         Reminder,
@@ -240,11 +212,11 @@ def _commit_intent(
             key=key,
             uid=event.uid,
             account_id=account_id,
-            calendar_account=writer.calendar_account,
-            sequence_id=d.sequence_id,
-            thread_id=d.thread_id,
-            step=intent.step,
-            kind=intent.kind,
+            calendar_account=calendar_account,
+            sequence_id=sequence_id,
+            thread_id=thread_id,
+            step=step,
+            kind=kind,
             state="intent",
             at=event.start,
             end=event.end,
@@ -345,21 +317,7 @@ def remove_ended(
     report = ReminderReport()
     ended = {d.sequence_id: d.run.record.state for d in decisions if not d.run.record.state.open}
     if ended:
-        with store.transaction() as s:
-            rows = s.scalars(
-                select(Reminder).where(
-                    Reminder.account_id == account_id,
-                    Reminder.sequence_id.in_(list(ended)),
-                    _same_calendar(calendar_account),
-                )
-            )
-            for row in rows:
-                if row.state in PENDING and row.kind != "dead_address":
-                    row.state = "cancelled"
-                    row.resolved_at = now
-                    report.cancelled.append(row.key)
-                elif row.state == "written" and ended[row.sequence_id] in EARLY_END:
-                    row.state = "removing"  # committed first: a failed delete is retried
+        _end_rows(store, account_id, calendar_account, ended, now, report)
     with store.reader() as s:
         removing = list(
             s.scalars(
@@ -373,6 +331,32 @@ def remove_ended(
     for row in removing:
         _remove_one(store, sink, row, now, report)
     return report
+
+
+def _end_rows(
+    store: Store,
+    account_id: int,
+    calendar_account: str | None,
+    ended: dict[str, State],
+    now: datetime,
+    report: ReminderReport,
+) -> None:
+    """Cancel the unwritten reminders of ended sequences; mark written ones for removal."""
+    with store.transaction() as s:
+        rows = s.scalars(
+            select(Reminder).where(
+                Reminder.account_id == account_id,
+                Reminder.sequence_id.in_(list(ended)),
+                _same_calendar(calendar_account),
+            )
+        )
+        for row in rows:
+            if row.state in PENDING and row.kind != "dead_address":
+                row.state = "cancelled"
+                row.resolved_at = now
+                report.cancelled.append(row.key)
+            elif row.state == "written" and ended[row.sequence_id] in EARLY_END:
+                row.state = "removing"  # committed first: a failed delete is retried
 
 
 def _remove_one(
