@@ -84,13 +84,20 @@ def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Write
     start = reminder_slot(intent.at, now, writer.calendar).astimezone(
         ZoneInfo(writer.calendar.timezone)
     )
+    return event_at(key, start, summary, description, categories=(CATEGORY,))
+
+
+def event_at(
+    key: str, start: datetime, summary: str, description: str, categories: tuple[str, ...] = ()
+) -> CalendarEvent:
+    """A reminder event under its deterministic UID, with the standard length and alarm."""
     return CalendarEvent(
         uid=reminder_uid(key),
         summary=summary,
         start=start,
         end=start + DURATION,
         description=description,
-        categories=(CATEGORY,),
+        categories=categories,
         ghostwatch_key=key,
         alarm_minutes=ALARM_MINUTES,
     )

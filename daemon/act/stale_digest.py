@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from connectors.base import CalendarSink
 from connectors.model import CalendarEvent
-from daemon.act.reminder_event import ALARM_MINUTES, DURATION, reminder_slot, reminder_uid
+from daemon.act.reminder_event import event_at, reminder_slot
 from daemon.act.reminders import PENDING, ReminderReport, commit_reminder, remove_ended
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
@@ -84,7 +84,7 @@ def queue_digest(
     commit_reminder(
         store,
         key,
-        _event(key, start, summary, description),
+        event_at(key, start, summary, description),
         now,
         account_id=account_id,
         calendar_account=None,
@@ -114,19 +114,7 @@ def preview_digest(
         if s.get(Reminder, key) is not None:
             return []
     summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
-    return [_event(key, start, summary, description)]
-
-
-def _event(key: str, start: datetime, summary: str, description: str) -> CalendarEvent:
-    return CalendarEvent(
-        uid=reminder_uid(key),
-        summary=summary,
-        start=start,
-        end=start + DURATION,
-        description=description,
-        ghostwatch_key=key,
-        alarm_minutes=ALARM_MINUTES,
-    )
+    return [event_at(key, start, summary, description)]
 
 
 def _withdraw(store: Store, account_id: int, sink: CalendarSink, now: datetime) -> ReminderReport:
