@@ -1,6 +1,8 @@
-"""One cycle for one account: sync, decide, carry out what is due.
+"""One cycle for one account: sync, decide, plan (plan.py, pure), carry out the plan.
 
-Shared by `once`, `run` and `demo`, so all three do exactly the same thing.
+Shared by `once`, `run` and `demo`, so all three do exactly the same thing. Each
+step below gets the cycle's open connectors in one `_Run`; the writes go through
+the intent pipeline (act/intents.py), so an abandoned cycle is resumed, not redone.
 """
 
 from __future__ import annotations
