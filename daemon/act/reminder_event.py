@@ -19,8 +19,8 @@ from connectors.model import CalendarEvent
 from daemon.act.render import KINDS, DraftVars, render_reminder
 from daemon.db.calendar_tables import Reminder
 from daemon.decide.replay import Decision, mask
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, advance, next_action
-from daemon.tracker.policy import BusinessCalendar
 from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger("daemon.act.reminders")  # its lines read as the reminder outbox's

@@ -57,7 +57,7 @@ from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Draft
 from daemon.decide.replay import Decision
-from daemon.tracker.policy import BusinessCalendar
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger(__name__)

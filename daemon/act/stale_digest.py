@@ -22,7 +22,8 @@ from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.decide.replay import Decision
 from daemon.decide.stale import stale_risk
-from daemon.tracker.policy import BusinessCalendar, Duration
+from daemon.tracker.business_calendar import BusinessCalendar
+from daemon.tracker.policy import Duration
 from daemon.tracker.states import Risk
 
 DIGEST = "stale-drafts"  # the rows' sequence_id: no sequence has it

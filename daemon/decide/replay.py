@@ -38,13 +38,13 @@ from daemon.decide.timeline import (
 )
 from daemon.ingest.calendar import load_answers, load_entries
 from daemon.tracker.away import Away, away_periods
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
-from daemon.tracker.states import NextAction, Outbound, Risk
+from daemon.tracker.policy import Duration, Playbook, Rule, resolve_playbook
+from daemon.tracker.states import OPEN_STATES, NextAction, Outbound, Risk
 
 log = logging.getLogger(__name__)
-OPEN_STATES = ("waiting", "draft_pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +323,7 @@ def _elsewhere(
     since its outreach, was most of what `status` spent on a big mailbox.
     """
     wanted = {
-        key: (tid, set(tf.addresses), tf.first_outbound.at)
-        for key, (tid, tf) in sequences.items()
+        key: (tid, set(tf.addresses), tf.first_outbound.at) for key, (tid, tf) in sequences.items()
     }
     out: dict[tuple[int, int], list[MsgView]] = {key: [] for key in wanted}
     if not wanted:

@@ -7,7 +7,9 @@ import logging
 from pathlib import Path
 
 from daemon import failures
-from daemon.config.settings import Config, ConfigError, load_config
+from daemon.config.loader import load_config
+from daemon.config.schema import ConfigError
+from daemon.config.settings import Config
 
 log = logging.getLogger("daemon.runtime.service")  # the daemon's lines keep one source
 

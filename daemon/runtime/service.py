@@ -35,7 +35,8 @@ from sqlalchemy import delete, select
 
 from daemon import failures
 from daemon.backoff import Backoff
-from daemon.config.settings import AccountConfig, Config, load_config
+from daemon.config.loader import load_config
+from daemon.config.settings import AccountConfig, Config
 from daemon.db.tables import Account, DaemonLock
 from daemon.runtime import notify
 from daemon.runtime.clock import Clock, poll_seconds, system_clock

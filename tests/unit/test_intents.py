@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import Transient
-from connectors.memory import MemoryCalendar
+from connectors.memory_calendar import MemoryCalendar
 from connectors.model import CalendarEvent
 from daemon.act.intents import Stored, commit_intent, resolve, write_once
 from daemon.act.reminder_event import event_at
