@@ -5,11 +5,7 @@ again by key instead of written twice, a failure is kept with its next try."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from connectors.errors import Transient
 from connectors.memory_calendar import MemoryCalendar
@@ -19,21 +15,14 @@ from daemon.act.reminder_event import event_at
 from daemon.act.reminders import commit_reminder
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
-from daemon.db.tables import Account, Base
+from tests.unit import test_reminders
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 KEY = "s1.2.call"
 log = logging.getLogger("test_intents")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'gw.db'}", upgrade=False)
-    Base.metadata.create_all(s.engine)
-    with s.transaction() as tx:
-        tx.add(Account(id=1, name="work", address="li.lei@hunter.example"))
-    yield s
-    s.close()
+store = test_reminders.store  # the same SQLite store with account 1
 
 
 def commit(store: Store, summary: str) -> None:
