@@ -108,7 +108,11 @@ class Commands:
 
     def argv(self, *args: str) -> list[str]:
         # What the `ghostwatch` console script does, from this tree.
-        entry = "import sys; from daemon.cli.main import main; sys.exit(main())"
+        # (A tree from before daemon/ became packages has its main in daemon/cli.py.)
+        entry = (
+            "import sys\ntry:\n from daemon.cli.main import main\n"
+            "except ImportError:\n from daemon.cli import main\nsys.exit(main())"
+        )
         return [sys.executable, "-c", entry, "--config", str(self.config), *args]
 
     def time(self, *args: str, now: bool = True, timeout: float | None = None) -> tuple[float, str]:

@@ -369,12 +369,12 @@ _STAGES: tuple[tuple[str, str, str], ...] = (
     ),
     ("  to_message (normalize)", "connectors/imap/normalize.py", "to_message"),
     ("    parse_header_block (header parsing)", "connectors/headers.py", "parse_header_block"),
-    ("ingest: apply_batch", "daemon/ingest/mail.py", "apply_batch"),
-    ("  classify, header pass (_classify_fields)", "daemon/ingest/mail.py", "_classify_fields"),
+    ("ingest: apply_batch", "daemon/ingest/store_batch.py", "apply_batch"),
+    ("  classify, header pass (classify_fields)", "daemon/ingest/verdicts.py", "classify_fields"),
     ("  link_threads", "daemon/ingest/mail_threads.py", "link_threads"),
-    ("  _known_refs (lookups of the batch's refs)", "daemon/ingest/mail.py", "_known_refs"),
+    ("  _known_refs (lookups of the batch's refs)", "daemon/ingest/store_batch.py", "_known_refs"),
     ("  ORM: Session.flush", "sqlalchemy/orm/session.py", "flush"),
-    ("refine_bodies (body fetch + classify)", "daemon/ingest/mail.py", "refine_bodies"),
+    ("refine_bodies (body fetch + classify)", "daemon/ingest/mail_bodies.py", "refine_bodies"),
 )
 
 

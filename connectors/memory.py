@@ -1,4 +1,5 @@
-"""In-memory fakes of every connector Protocol, for unit tests of the daemon.
+"""In-memory fake of a mail source, for unit tests of the daemon; its drafts and
+its calendar are in memory_drafts.py and memory_calendar.py.
 
 They keep the real connectors' promises (tested by the same contract suites):
 cursors cover exactly what was yielded, a quiet mailbox yields an empty batch,
@@ -13,25 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import ClassVar
 
-from connectors import ical
-from connectors.base import DraftState, Scope
-from connectors.compose import build_draft, content_hash
-from connectors.errors import CursorExpired, Permanent
-from connectors.headers import ALWAYS_KEEP, parse_header_block, split_header_block
+from connectors.base import Scope
+from connectors.errors import CursorExpired
+from connectors.headers import ALWAYS_KEEP, parse_header_block
 from connectors.messages import build_message, header_block
 from connectors.model import (
-    CalendarChanges,
-    CalendarEvent,
     Capabilities,
     Change,
     ChangeBatch,
-    DraftRef,
-    DraftSpec,
     Folder,
     FolderRole,
     MailMessage,
@@ -76,7 +71,7 @@ def raw_message(
 
 
 @dataclass(slots=True)
-class _Stored:
+class StoredMessage:
     ref: str
     folder: Folder
     raw: bytes
@@ -106,7 +101,7 @@ class MemoryMailbox:
     ) -> None:
         self._folders = {f.name: f for f in folders}
         self.batch_size = batch_size
-        self._messages: dict[str, _Stored] = {}
+        self._messages: dict[str, StoredMessage] = {}
         self._tombstones: list[_Tombstone] = []
         self._clock = 0
         self._next_id = 0
@@ -140,7 +135,7 @@ class MemoryMailbox:
         self._next_id += 1
         target = self.folder(folder)
         ref = f"{target.name}/{self._next_id}"
-        self._messages[ref] = _Stored(
+        self._messages[ref] = StoredMessage(
             ref=ref,
             folder=target,
             raw=raw,
@@ -238,7 +233,7 @@ class MemoryMailbox:
                 batch = []
         yield ChangeBatch(tuple(batch), state.advanced(active, self._clock).encode())
 
-    def _change(self, m: _Stored, state: _Cursor, wanted: frozenset[str]) -> Change | None:
+    def _change(self, m: StoredMessage, state: _Cursor, wanted: frozenset[str]) -> Change | None:
         if state.hidden(m.created, _when(m)):
             return None  # before the lookback window when the first scan began
         if m.created > state.pos(_side(m.folder)):
@@ -281,171 +276,7 @@ class _Cursor:
         )
 
 
-class MemoryDrafts:
-    """DraftSink fake writing into a MemoryMailbox's Drafts folder."""
-
-    def __init__(self, mailbox: MemoryMailbox | None = None) -> None:
-        self.mailbox = mailbox or MemoryMailbox()
-        self.created: list[DraftSpec] = []  # every spec actually written, for assertions
-
-    def open(self) -> None:
-        """Nothing to connect."""
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def _drafts(self) -> Iterator[_Stored]:
-        drafts = self.mailbox.folder("drafts").name
-        yield from (m for m in self.mailbox._messages.values() if m.folder.name == drafts)
-
-    def find_draft(self, key: str) -> DraftRef | None:
-        for m in self._drafts():
-            keys = split_header_block(m.raw).get("x-ghostwatch-key")
-            if keys and keys[0].strip() == key:
-                return DraftRef(key, m.ref, content_hash(m.raw))
-        return None
-
-    def create_draft(self, spec: DraftSpec) -> DraftRef:
-        existing = self.find_draft(spec.key)
-        if existing is not None:
-            return existing
-        raw = build_draft(spec)
-        ref = self.mailbox.deliver("drafts", raw, flags=("\\Draft", "\\Seen"))
-        self.created.append(spec)
-        return DraftRef(spec.key, ref, content_hash(raw))
-
-    def _current(self, ref: DraftRef) -> _Stored | None:
-        stored = self.mailbox._messages.get(ref.ref)
-        if stored is not None:
-            return stored
-        found = self.find_draft(ref.key)
-        return self.mailbox._messages.get(found.ref) if found else None
-
-    def draft_state(self, ref: DraftRef) -> DraftState:
-        stored = self._current(ref)
-        if stored is None:
-            return "gone"
-        return "untouched" if content_hash(stored.raw) == ref.content_hash else "edited"
-
-    def withdraw_draft(self, ref: DraftRef) -> bool:
-        stored = self._current(ref)
-        if stored is None or content_hash(stored.raw) != ref.content_hash:
-            return False
-        self.mailbox.remove_ref(stored.ref)
-        return True
-
-    # -- user actions --
-
-    def edit_draft(self, ref: DraftRef, body: str) -> None:
-        """The user edits and saves: a new message replaces the old (new ref)."""
-        stored = self._current(ref)
-        if stored is None:
-            raise KeyError(ref.ref)
-        head = stored.raw.split(b"\r\n\r\n", 1)[0]
-        self.mailbox.remove_ref(stored.ref)
-        self.mailbox.deliver("drafts", head + b"\r\n\r\n" + body.encode(), flags=stored.flags)
-
-    def delete_draft(self, ref: DraftRef) -> None:
-        stored = self._current(ref)
-        if stored is not None:
-            self.mailbox.remove_ref(stored.ref)
-
-    def send_draft(self, ref: DraftRef) -> str:
-        """The user sends it: the draft leaves Drafts and a copy lands in Sent."""
-        stored = self._current(ref)
-        if stored is None:
-            raise KeyError(ref.ref)
-        self.mailbox.remove_ref(stored.ref)
-        return self.mailbox.deliver("sent", stored.raw, flags=("\\Seen",))
-
-
-@dataclass(slots=True)
-class MemoryCalendar:
-    """CalendarSource and CalendarSink fake with the same logical-clock cursor."""
-
-    events: dict[str, tuple[CalendarEvent, int]] = field(default_factory=dict)
-    removed: dict[str, int] = field(default_factory=dict)
-    clock: int = 0
-    recurring: set[str] = field(default_factory=set)  # uids that recur after their first end
-
-    def add_event(self, event: CalendarEvent, *, recurs: bool = False) -> CalendarEvent:
-        """Someone (the user, an invitation) puts an event in the calendar.
-
-        `recurs`: it repeats (RRULE), so a first read lists it whatever its first end."""
-        self.clock += 1
-        if recurs:
-            self.recurring.add(event.uid)
-        else:
-            self.recurring.discard(event.uid)
-        stored = replace(event, etag=str(self.clock), href=event.href or f"{event.uid}.ics")
-        self.events[event.uid] = (stored, self.clock)
-        self.removed.pop(event.uid, None)
-        return stored
-
-    def remove_event(self, uid: str) -> bool:
-        if uid not in self.events:
-            return False
-        self.clock += 1
-        del self.events[uid]
-        self.removed[uid] = self.clock
-        return True
-
-    def open(self) -> None:
-        """Nothing to connect."""
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(frozenset({"logical-clock"}))
-
-    def fetch_changes(self, cursor: str | None, *, since: datetime) -> CalendarChanges:
-        try:
-            data = json.loads(cursor) if cursor else {"v": 1, "calendar": 0}
-            if data["v"] != 1:
-                raise ValueError("version")
-            pos = int(data["calendar"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CursorExpired("memory calendar cursor unreadable") from exc
-        changed = tuple(
-            e
-            for e, tick in self.events.values()
-            if tick > pos and (cursor is not None or e.end >= since or e.uid in self.recurring)
-        )
-        gone = tuple(uid for uid, tick in self.removed.items() if tick > pos and cursor)
-        return CalendarChanges(changed, gone, _calendar_cursor(self.clock))
-
-    def find_event(self, uid: str) -> CalendarEvent | None:
-        found = self.events.get(uid)
-        return found[0] if found else None
-
-    def put_event(self, event: CalendarEvent) -> CalendarEvent:
-        """As the real sinks: only ghostwatch's own events, once per content."""
-        if not ical.is_ghostwatch(event.uid, event.ghostwatch_key):
-            raise Permanent(f"refusing to write {event.uid}: it is not a ghostwatch event")
-        found = self.find_event(event.uid)
-        if found is None:
-            href = event.href or ical.resource_name(event.uid)
-            return self.add_event(ical.as_written(replace(event, href=href)))
-        ical.require_ghostwatch(found)
-        if ical.same_content(found, event):
-            return found
-        moved = replace(event, sequence=found.sequence + 1, href=found.href)
-        return self.add_event(ical.as_written(moved))
-
-    def delete_event(self, uid: str) -> bool:
-        found = self.find_event(uid)
-        if found is None:
-            return False
-        ical.require_ghostwatch(found)
-        return self.remove_event(uid)
-
-
-def _calendar_cursor(clock: int) -> str:
-    return json.dumps({"v": 1, "calendar": clock}, separators=(",", ":"))
-
-
-def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
+def _normalize(m: StoredMessage, wanted: frozenset[str]) -> MailMessage | Skipped:
     return build_message(
         header_block(m.raw),
         ref=m.ref,
@@ -459,7 +290,7 @@ def _normalize(m: _Stored, wanted: frozenset[str]) -> MailMessage | Skipped:
     )
 
 
-def _when(m: _Stored) -> datetime:
+def _when(m: StoredMessage) -> datetime:
     return parse_header_block(m.raw).date or m.received
 
 

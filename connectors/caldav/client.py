@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,29 +22,34 @@ from xml.sax.saxutils import escape
 
 import caldav
 from caldav.lib import error as dav_error
-from caldav.lib.http_sync import requests as http
-from lxml import etree
 
+from connectors.caldav.multistatus import (
+    CALDAV_NS,
+    DAV_NS,
+    ITEM_PROPS,
+    XMLNS,
+    body_bytes,
+    href_path,
+    raw_bytes,
+    responses,
+)
 from connectors.caldav.settings import Settings
+from connectors.caldav.wire_errors import (
+    check_status,
+    login_refused,
+    not_found,
+    shown,
+    translated,
+)
 from connectors.errors import (
     AuthFailed,
-    ConfigProblem,
     ConnectorError,
     CursorExpired,
-    Permanent,
-    RateLimited,
-    Transient,
-    network_problem,
-    root_cause,
 )
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[Settings], caldav.DAVClient]
-
-_D, _C, _CS = "DAV:", "urn:ietf:params:xml:ns:caldav", "http://calendarserver.org/ns/"
-_NS = f'xmlns:d="{_D}" xmlns:c="{_C}" xmlns:cs="{_CS}"'
-_ITEM_PROPS = "<d:prop><d:getetag/><c:calendar-data/></d:prop>"
 _CAL_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 _XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.@+=-]{1,200}")
@@ -84,14 +89,6 @@ def default_client(settings: Settings) -> caldav.DAVClient:
     )
 
 
-def shown(url: str) -> str:
-    """A URL fit for logs and messages: no user info, no query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 class CaldavWire:
     """One calendar collection on one server; `connect()` finds or creates it."""
 
@@ -129,16 +126,13 @@ class CaldavWire:
         self.dav = self.calendar = None
 
     def _is_calendar(self, url: str) -> bool:
-        body = f"<d:propfind {_NS}><d:prop><d:resourcetype/></d:prop></d:propfind>"
+        body = f"<d:propfind {XMLNS}><d:prop><d:resourcetype/></d:prop></d:propfind>"
         resp = self._send(url, "PROPFIND", body, {**_XML_HEADERS, "Depth": "0"})
         if resp.status == 404:
-            raise ConfigProblem(
-                f"{shown(url)} answers 404 Not Found",
-                hint="check `url`: use the server root, your principal or calendar-home URL",
-            )
+            raise not_found(url)
         self._check(resp, "PROPFIND", url)
         tree = resp.tree
-        marker = f".//{{{_D}}}resourcetype/{{{_C}}}calendar"
+        marker = f".//{{{DAV_NS}}}resourcetype/{{{CALDAV_NS}}}calendar"
         return tree is not None and tree.find(marker) is not None
 
     def _find_or_make(self, principal: Any) -> caldav.Calendar:
@@ -168,7 +162,7 @@ class CaldavWire:
         if resp.status in (404, 410):
             return None
         self._check(resp, "GET", url)
-        return Resource(href, resp.headers.get("ETag"), _body(resp))
+        return Resource(href, resp.headers.get("ETag"), body_bytes(resp))
 
     def put(self, href: str, data: bytes, *, etag: str | None) -> tuple[int, str | None]:
         """PUT with If-Match `etag`, or If-None-Match: * when `etag` is None.
@@ -179,7 +173,9 @@ class CaldavWire:
         url = self._url(href)
         cond = {"If-Match": etag} if etag else {"If-None-Match": "*"}
         resp = self._send(url, "PUT", data.decode("utf-8"), {**_CAL_HEADERS, **cond})
-        if resp.status in (409, 412) or (resp.status == 403 and b"no-uid-conflict" in _raw(resp)):
+        if resp.status in (409, 412) or (
+            resp.status == 403 and b"no-uid-conflict" in raw_bytes(resp)
+        ):
             return resp.status, None
         self._check(resp, "PUT", url)
         return resp.status, resp.headers.get("ETag")
@@ -208,19 +204,19 @@ class CaldavWire:
         if not hrefs:
             return [], set()
         refs = "".join(f"<d:href>{escape(quote(h))}</d:href>" for h in hrefs)
-        body = f"<c:calendar-multiget {_NS}>{_ITEM_PROPS}{refs}</c:calendar-multiget>"
+        body = f"<c:calendar-multiget {XMLNS}>{ITEM_PROPS}{refs}</c:calendar-multiget>"
         found = self._report(body, depth="1")
         got = {r.href for r in found}
         return found, {h for h in hrefs if h not in got}
 
     def etags(self) -> dict[str, str | None]:
         """href -> etag of every item (PROPFIND depth 1), for servers without sync tokens."""
-        body = f"<d:propfind {_NS}><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>"
+        body = f"<d:propfind {XMLNS}><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>"
         resp = self._send(self.calendar_url, "PROPFIND", body, {**_XML_HEADERS, "Depth": "1"})
         self._check(resp, "PROPFIND", self.calendar_url)
         own = unquote(urlsplit(self.calendar_url).path).rstrip("/")
         found: dict[str, str | None] = {}
-        for href, props, _ in _responses(resp.tree):
+        for href, props, _ in responses(resp.tree):
             is_collection = props.get("collection") is not None
             if href.rstrip("/") != own and not is_collection:
                 found[href] = props.get("getetag")
@@ -228,10 +224,10 @@ class CaldavWire:
 
     def ctag(self) -> str | None:
         """The collection's CalendarServer ctag, None when the server has none."""
-        body = f"<d:propfind {_NS}><d:prop><cs:getctag/></d:prop></d:propfind>"
+        body = f"<d:propfind {XMLNS}><d:prop><cs:getctag/></d:prop></d:propfind>"
         resp = self._send(self.calendar_url, "PROPFIND", body, {**_XML_HEADERS, "Depth": "0"})
         self._check(resp, "PROPFIND", self.calendar_url)
-        for _, props, _ in _responses(resp.tree):
+        for _, props, _ in responses(resp.tree):
             if props.get("getctag"):
                 return props["getctag"]
         return None
@@ -245,18 +241,18 @@ class CaldavWire:
                     token, load_objects=False, disable_fallback=True
                 )
         except dav_error.DAVError as exc:
-            if f"{{{_D}}}valid-sync-token" in (getattr(exc, "preconditions", None) or []):
+            if f"{{{DAV_NS}}}valid-sync-token" in (getattr(exc, "preconditions", None) or []):
                 raise CursorExpired("the server no longer knows the stored sync token") from None
             if isinstance(exc, dav_error.AuthorizationError) and exc.status == 401:
                 raise AuthFailed(self._login_refused(self.calendar_url)) from None
             raise SyncUnavailable(str(exc)) from None
         if not coll.sync_token or str(coll.sync_token).startswith("fake-"):
             raise SyncUnavailable("the server gave no sync token")
-        deleted = frozenset(_path(str(u)) for u in getattr(coll, "deleted_urls", ()) or ())
+        deleted = frozenset(href_path(str(u)) for u in getattr(coll, "deleted_urls", ()) or ())
         changed = {
-            _path(str(o.url)): o.props.get(f"{{{_D}}}getetag")
+            href_path(str(o.url)): o.props.get(f"{{{DAV_NS}}}getetag")
             for o in coll
-            if _path(str(o.url)) not in deleted
+            if href_path(str(o.url)) not in deleted
         }
         return SyncPage(str(coll.sync_token), changed, deleted)
 
@@ -264,7 +260,7 @@ class CaldavWire:
 
     def _query(self, vevent_filter: str) -> list[Resource]:
         body = (
-            f"<c:calendar-query {_NS}>{_ITEM_PROPS}<c:filter>"
+            f"<c:calendar-query {XMLNS}>{ITEM_PROPS}<c:filter>"
             f'<c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">{vevent_filter}'
             "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
         )
@@ -274,7 +270,7 @@ class CaldavWire:
         resp = self._send(self.calendar_url, "REPORT", body, {**_XML_HEADERS, "Depth": depth})
         self._check(resp, "REPORT", self.calendar_url)
         found = []
-        for href, props, ok in _responses(resp.tree):
+        for href, props, ok in responses(resp.tree):
             data = props.get("calendar-data")
             if ok and data is not None:
                 found.append(Resource(href, props.get("getetag"), data.encode("utf-8")))
@@ -290,125 +286,16 @@ class CaldavWire:
             return self.dav.request(url, method, body, headers)
 
     def _check(self, resp: Any, method: str, url: str) -> None:
-        status = int(resp.status)
-        if 200 <= status < 300:
-            return
-        what = f"{method} {shown(url)}: {status} {getattr(resp, 'reason', '') or ''}".strip()
-        if status == 401:
-            raise AuthFailed(self._login_refused(url))
-        if status in (429, 503):
-            raise RateLimited(what, retry_after=_retry_after(resp))
-        if status >= 500:
-            raise Transient(what)
-        raise Permanent(what)
+        check_status(resp, method, url, self._who())
 
     def _login_refused(self, url: str) -> str:
-        return f"{shown(url)} refused the login ({self._who()})"
+        return login_refused(url, self._who())
 
     def _who(self) -> str:
         return f"user {self.settings.username!r}" if self.settings.username else "no user name"
 
-    @contextlib.contextmanager
     def _errors(
-        self,
-        what: str,
-        url: str,
-        *,
-        reraise: tuple[type[Exception], ...] = (),
-    ) -> Iterator[None]:
+        self, what: str, url: str, *, reraise: tuple[type[Exception], ...] = ()
+    ) -> contextlib.AbstractContextManager[None]:
         """Library and network exceptions -> connectors.errors, password-free."""
-        try:
-            yield
-        except ConnectorError:
-            raise
-        except reraise:
-            raise
-        except dav_error.RateLimitError as exc:
-            raise RateLimited(
-                f"{what} {shown(url)}: rate limited", retry_after=exc.retry_after_seconds
-            ) from None
-        except dav_error.AuthorizationError as exc:
-            if exc.status == 403 and not self._connecting:
-                raise Permanent(f"{what} {shown(url)}: 403 Forbidden") from None
-            if exc.status == 403:
-                raise AuthFailed(
-                    f"{shown(str(exc.url or url))}: 403 Forbidden for {self._who()}",
-                    hint="check `url` and that this user may read it",
-                ) from None
-            raise AuthFailed(self._login_refused(str(exc.url or url))) from None
-        except dav_error.NotFoundError as exc:
-            raise ConfigProblem(
-                f"{shown(str(exc.url or url))} answers 404 Not Found",
-                hint="check `url`: use the server root, your principal or calendar-home URL",
-            ) from None
-        except dav_error.DAVError as exc:
-            status = getattr(exc, "status", None) or 0
-            if status == 404 or "404" in str(exc.reason):
-                raise ConfigProblem(
-                    f"{shown(str(exc.url or url))} answers 404 Not Found",
-                    hint="check `url`: use the server root, your principal or calendar-home URL",
-                ) from None
-            cls = Transient if status >= 500 else Permanent
-            raise cls(f"{what} {shown(url)}: {type(exc).__name__} {_reason(exc)}") from None
-        except (http.exceptions.RequestException, OSError) as exc:
-            cause = root_cause(exc)
-            if isinstance(cause, OSError | EOFError):
-                parts = urlsplit(url)
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-                message, hint = network_problem(parts.hostname or "", port, cause)
-                raise Transient(f"{what} {shown(url)}: {message}", hint=hint) from None
-            raise Transient(f"{what} {shown(url)}: {type(exc).__name__}") from None
-        except etree.LxmlError as exc:
-            raise Transient(f"{what} {shown(url)}: unreadable XML answer ({exc})") from None
-
-
-def _responses(tree: Any) -> Iterator[tuple[str, dict[str, str], bool]]:
-    """(href, {prop local name: text}, found) for each response of a multistatus."""
-    if tree is None:
-        return
-    for response in tree.iter(f"{{{_D}}}response"):
-        href = response.findtext(f"{{{_D}}}href")
-        if not href:
-            continue
-        props: dict[str, str] = {}
-        found = False
-        for propstat in response.iter(f"{{{_D}}}propstat"):
-            if " 200 " not in f"{propstat.findtext(f'{{{_D}}}status') or ''} ":
-                continue
-            found = True
-            for prop in propstat.iter(f"{{{_D}}}prop"):
-                for child in prop:
-                    name = etree.QName(child).localname
-                    if name == "resourcetype":
-                        for kind in child:
-                            props[etree.QName(kind).localname] = ""
-                    else:
-                        props[name] = child.text or ""
-        yield _path(href), props, found
-
-
-def _path(href: str) -> str:
-    return unquote(urlsplit(href).path)
-
-
-def _body(resp: Any) -> bytes:
-    raw = getattr(resp, "_raw", b"")
-    return raw.encode("utf-8") if isinstance(raw, str) else bytes(raw or b"")
-
-
-def _raw(resp: Any) -> bytes:
-    try:
-        return _body(resp) or etree.tostring(resp.tree)
-    except Exception:
-        return b""
-
-
-def _retry_after(resp: Any) -> float | None:
-    try:
-        return float(resp.headers.get("Retry-After", ""))
-    except (TypeError, ValueError):
-        return None
-
-
-def _reason(exc: Any) -> str:
-    return str(getattr(exc, "reason", "") or "").splitlines()[0][:200]
+        return translated(what, url, who=self._who(), connecting=self._connecting, reraise=reraise)

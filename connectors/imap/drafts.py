@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from connectors.base import DraftState
 from connectors.compose import KEY_HEADER, build_draft, content_hash
 from connectors.errors import ConfigProblem, Permanent, Transient, Unsupported
-from connectors.headers import split_header_block
+from connectors.header_split import split_header_block
 from connectors.imap import folders as folder_rules
 from connectors.imap.client import CommandFailed, ConnectionLost, Wire
 from connectors.imap.normalize import make_ref, parse_ref

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from connectors.base import DraftState
 from connectors.compose import build_draft, content_hash
 from connectors.errors import Permanent, Unsupported
-from connectors.headers import split_header_block
+from connectors.header_split import split_header_block
 from connectors.maildir.files import find_file, list_messages, read_header_block, write_message
 from connectors.maildir.layout import MaildirFolder, create_folder
 from connectors.maildir.settings import Settings

@@ -29,9 +29,8 @@ table wrote are ever touched, and each is checked to carry its key first.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,30 +40,32 @@ from sqlalchemy import ColumnElement, select
 from connectors.base import CalendarSink
 from connectors.errors import ConnectorError
 from connectors.model import CalendarEvent
-from daemon.act.drafts import draft_key
-from daemon.act.render import KINDS, DraftVars, render_reminder
-from daemon.backoff import mark_failed
+from daemon.act.draft_spec import draft_key
+from daemon.act.intents import Stored, commit_intent, held_by, resolve, write_once
+from daemon.act.reminder_event import (
+    DURATION,
+    PhoneLookup,
+    Writer,
+    build_event,
+    event_of,
+    reminder_key,
+    reminder_slot,
+    wanted,
+)
+from daemon.act.reminder_event import reminder_uid as reminder_uid
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Draft
-from daemon.decide.replay import Decision, mask
-from daemon.tracker.machine import Context, advance, next_action
-from daemon.tracker.policy import BusinessCalendar
+from daemon.decide.replay import Decision
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.states import State, WriteReminder
 
 log = logging.getLogger(__name__)
 
-DURATION = timedelta(minutes=15)
-ALARM_MINUTES = 10
-SLOT = timedelta(minutes=15)
-DEAD_ADDRESS_FRESH = timedelta(days=7)
 # A draft written this recently without its reminder: the cycle stopped in between.
 CATCH_UP = timedelta(days=1)
 EARLY_END = (State.REPLIED, State.MET, State.STOPPED)
 PENDING = ("intent", "failed")
-CATEGORY = "ghostwatch"
-
-PhoneLookup = Callable[[Decision], str | None]
 
 
 @dataclass(slots=True)
@@ -78,92 +79,12 @@ class ReminderReport:
     gone: list[str] = field(default_factory=list)  # the user had deleted it
 
 
-@dataclass(frozen=True, slots=True)
-class Writer:
-    """How reminders are worded and where they land."""
-
-    locale: str
-    templates_dir: str | None
-    calendar: BusinessCalendar
-    phone_lookup: PhoneLookup
-    # Set while the owner is away and the backup's calendar holds the reminder.
-    on_behalf_of: str | None = None
-    calendar_account: str | None = None
-
-
-def reminder_key(sequence_id: str, step: int, kind: str) -> str:
-    return f"{sequence_id}.{step}.{kind}"
-
-
-def reminder_uid(key: str) -> str:
-    """Deterministic, and with the prefix connectors treat as ghostwatch's own."""
-    return f"ghostwatch-{key}@ghostwatch"
-
-
 # ---- what and when ---------------------------------------------------------------------------
 
 
 # Reminders that stand for an email that will not be written (the address is dead, or
 # their server refuses our mail): nothing waits in Drafts for them.
 NO_DRAFT = frozenset({"dead_address", "rejected", "mailbox"})
-
-
-def reminder_slot(at: datetime, now: datetime, calendar: BusinessCalendar) -> datetime:
-    """The start: `at` if still ahead, else the next quarter hour; inside working hours."""
-    start = at if at > now else _ceil(now, SLOT)
-    start = calendar.next_working_instant(start)
-    last_minute = start + DURATION - timedelta(minutes=1)
-    if calendar.next_working_instant(last_minute) != last_minute:
-        start = calendar.next_working_instant(start + DURATION)
-    return start
-
-
-def _ceil(t: datetime, step: timedelta) -> datetime:
-    base = t.replace(minute=0, second=0, microsecond=0)
-    passed = t - base
-    steps = -(-passed // step)  # ceiling division of timedeltas
-    return base + step * steps
-
-
-def wanted(
-    decisions: Sequence[Decision], now: datetime, calendar: BusinessCalendar
-) -> list[tuple[Decision, WriteReminder]]:
-    """The reminders the tracker asks for as of `now` (not yet checked against drafts)."""
-    out: list[tuple[Decision, WriteReminder]] = []
-    for d in decisions:
-        rec = d.run.record
-        for intent in d.run.end_intents:
-            if (
-                isinstance(intent, WriteReminder)
-                and intent.kind == "dead_address"
-                and rec.ended_at is not None
-                and rec.ended_at >= now - DEAD_ADDRESS_FRESH
-            ):
-                out.append((d, intent))
-        if not d.current or not rec.state.open:
-            continue
-        due = [i for i in d.run.due if isinstance(i, WriteReminder)]
-        if not due:
-            pending = _pending_reminder(d, calendar)
-            due = [pending] if pending is not None else []
-        out.extend((d, i) for i in due)
-    return out
-
-
-def _pending_reminder(d: Decision, calendar: BusinessCalendar) -> WriteReminder | None:
-    """What the tracker asked for when the pending draft came due (asked again)."""
-    rec = d.run.record
-    if rec.state is not State.DRAFT_PENDING or rec.pending_step is None:
-        return None
-    ctx = Context(playbook=d.playbook, calendar=calendar)
-    waiting = dataclasses.replace(rec, state=State.WAITING, pending_step=None)
-    nxt = next_action(waiting, ctx)
-    if nxt.step != rec.pending_step or nxt.due is None:
-        return None
-    _, intents, _ = advance(waiting, nxt.due, ctx)
-    return next(
-        (i for i in intents if isinstance(i, WriteReminder) and i.step == rec.pending_step), None
-    )
 
 
 def _draft_ready(store: Store, d: Decision, intent: WriteReminder, now: datetime) -> bool:
@@ -175,66 +96,6 @@ def _draft_ready(store: Store, d: Decision, intent: WriteReminder, now: datetime
         return False
     fresh = row.written_at >= now - CATCH_UP
     return fresh or any(i == intent for i in d.run.due)
-
-
-def build_event(d: Decision, intent: WriteReminder, now: datetime, writer: Writer) -> CalendarEvent:
-    """The reminder as it will be written (calls `phone_lookup`)."""
-    key = reminder_key(d.sequence_id, intent.step, intent.kind)
-    tags = dict(d.playbook.tags)
-    kind = tags.get("kind") or "candidate"
-    try:
-        phone = writer.phone_lookup(d)
-    except Exception as exc:  # a lookup is a nicety; the reminder matters more
-        log.warning("no phone number for %s: %s", mask(d.facts.contact), exc)
-        phone = None
-    variables = DraftVars(
-        kind=kind if kind in KINDS else "candidate",
-        step=intent.step,
-        contact_name=d.facts.contact_name,
-        contact_address=d.facts.contact,
-        contact_phone=phone,
-        # The template's role is the job title; the role tag is added below.
-        role=d.playbook.title,
-        company=d.playbook.company,
-        original_subject=d.facts.subject,
-        stage=tags.get("stage") or None,
-        days_silent=max(0, (now - d.run.record.started_at).days),
-        bounce_reason=d.run.record.call_instead,
-    )
-    summary, description = render_reminder(
-        writer.locale, intent.kind, variables, writer.templates_dir
-    )
-    summary, description = _decorate(summary, description, tags.get("role"), key, writer)
-    start = reminder_slot(intent.at, now, writer.calendar).astimezone(
-        ZoneInfo(writer.calendar.timezone)
-    )
-    return CalendarEvent(
-        uid=reminder_uid(key),
-        summary=summary,
-        start=start,
-        end=start + DURATION,
-        description=description,
-        categories=(CATEGORY,),
-        ghostwatch_key=key,
-        alarm_minutes=ALARM_MINUTES,
-    )
-
-
-def _decorate(
-    summary: str, description: str, role: str | None, key: str, writer: Writer
-) -> tuple[str, str]:
-    zh = writer.locale.lower().startswith("zh")
-    lines = [description.rstrip("\n")] if description.strip() else []
-    if role:
-        lines.append(f"角色标签：{role}" if zh else f"Role tag: {role}")
-    if writer.on_behalf_of:
-        owner = writer.on_behalf_of
-        summary = f"【代{owner}】{summary}" if zh else f"[for {owner}] {summary}"
-        lines.append(
-            f"{owner} 不在办公室，由你代为跟进。" if zh else f"{owner} is away; you are covering."
-        )
-    lines.append(f"ghostwatch {key}")
-    return summary, "\n".join(lines) + "\n"
 
 
 # ---- write -----------------------------------------------------------------------------------
@@ -257,7 +118,27 @@ def write_reminders(
     """Write every reminder that is due and not yet in the calendar; retry failed ones."""
     writer = Writer(locale, templates_dir, calendar, phone_lookup, on_behalf_of, calendar_account)
     report = ReminderReport()
-    for d, intent in wanted(decisions, now, calendar):
+    _queue(store, account_id, decisions, now, writer, report)
+    ended = {d.sequence_id for d in decisions if not d.run.record.state.open}
+    for row in _pending_rows(store, account_id, calendar_account, now):
+        if row.sequence_id in ended and row.kind != "dead_address":
+            _resolve(store, row.key, "cancelled", now)
+            report.cancelled.append(row.key)
+            continue
+        _write_one(store, sink, row, calendar, now, report)
+    return report
+
+
+def _queue(
+    store: Store,
+    account_id: int,
+    decisions: Sequence[Decision],
+    now: datetime,
+    writer: Writer,
+    report: ReminderReport,
+) -> None:
+    """Commit the intent row of every wanted reminder whose draft is in Drafts."""
+    for d, intent in wanted(decisions, now, writer.calendar):
         key = reminder_key(d.sequence_id, intent.step, intent.kind)
         with store.reader() as s:
             known = s.get(Reminder, key) is not None
@@ -269,15 +150,18 @@ def write_reminders(
             log.warning("reminder %s not rendered: %s", key, exc)
             report.failed.append(key)
             continue
-        _commit_intent(store, account_id, d, intent, key, event, writer, now)
-    ended = {d.sequence_id for d in decisions if not d.run.record.state.open}
-    for row in _pending_rows(store, account_id, calendar_account, now):
-        if row.sequence_id in ended and row.kind != "dead_address":
-            _resolve(store, row.key, "cancelled", now)
-            report.cancelled.append(row.key)
-            continue
-        _write_one(store, sink, row, calendar, now, report)
-    return report
+        commit_reminder(
+            store,
+            key,
+            event,
+            now,
+            account_id=account_id,
+            calendar_account=writer.calendar_account,
+            sequence_id=d.sequence_id,
+            thread_id=d.thread_id,
+            step=intent.step,
+            kind=intent.kind,
+        )
 
 
 def preview_reminders(
@@ -306,39 +190,43 @@ def preview_reminders(
     return events
 
 
-def _commit_intent(
+def commit_reminder(
     store: Store,
-    account_id: int,
-    d: Decision,
-    intent: WriteReminder,
     key: str,
     event: CalendarEvent,
-    writer: Writer,
     now: datetime,
+    *,
+    account_id: int,
+    calendar_account: str | None,
+    sequence_id: str,
+    thread_id: int | None,
+    step: int,
+    kind: str,
 ) -> None:
-    with store.transaction() as s:
-        if s.get(Reminder, key) is not None:
-            return
-        s.add(
-            Reminder(
-                key=key,
-                uid=event.uid,
-                account_id=account_id,
-                calendar_account=writer.calendar_account,
-                sequence_id=d.sequence_id,
-                thread_id=d.thread_id,
-                step=intent.step,
-                kind=intent.kind,
-                state="intent",
-                at=event.start,
-                end=event.end,
-                summary=event.summary,
-                description=event.description,
-                alarm_minutes=event.alarm_minutes,
-                created_at=now,
-                attempts=0,
-            )
-        )
+    """Commit the intent row holding `event` exactly, unless `key` has one already."""
+    commit_intent(
+        store,
+        Reminder,
+        key,
+        lambda: Reminder(
+            key=key,
+            uid=event.uid,
+            account_id=account_id,
+            calendar_account=calendar_account,
+            sequence_id=sequence_id,
+            thread_id=thread_id,
+            step=step,
+            kind=kind,
+            state="intent",
+            at=event.start,
+            end=event.end,
+            summary=event.summary,
+            description=event.description,
+            alarm_minutes=event.alarm_minutes,
+            created_at=now,
+            attempts=0,
+        ),
+    )
 
 
 def _pending_rows(
@@ -358,26 +246,7 @@ def _pending_rows(
 
 
 def _same_calendar(calendar_account: str | None) -> ColumnElement[bool]:
-    if calendar_account is None:
-        return Reminder.calendar_account.is_(None)
-    return Reminder.calendar_account == calendar_account
-
-
-def event_of(row: Reminder, zone: ZoneInfo | None = None) -> CalendarEvent:
-    """The event exactly as committed in the intent row."""
-    start, end = row.at, row.end
-    if zone is not None:
-        start, end = start.astimezone(zone), end.astimezone(zone)
-    return CalendarEvent(
-        uid=row.uid,
-        summary=row.summary,
-        start=start,
-        end=end,
-        description=row.description or "",
-        categories=(CATEGORY,),
-        ghostwatch_key=row.key,
-        alarm_minutes=row.alarm_minutes,
-    )
+    return held_by(Reminder.calendar_account, calendar_account)
 
 
 def _write_one(
@@ -388,32 +257,25 @@ def _write_one(
     now: datetime,
     report: ReminderReport,
 ) -> None:
-    try:
+    def attempt() -> Stored:
+        nonlocal row
         existing = sink.find_event(row.uid)
         if existing is None:
             row = _reslot(store, row, now, calendar)
         zone = ZoneInfo(calendar.timezone)
         stored = existing if existing is not None else sink.put_event(event_of(row, zone))
-    except ConnectorError as exc:
-        _failed(store, row.key, str(exc), now)
+        columns = {"href": stored.href, "etag": stored.etag, "next_attempt_at": None}
+        return Stored(columns, found=existing is not None)
+
+    done = write_once(store, Reminder, row.key, now, attempt, what="reminder", log=log)
+    if done is None:
         report.failed.append(row.key)
-        log.warning("reminder %s not written: %s (will retry)", row.key, exc)
         return
-    with store.transaction() as s:
-        fresh = s.get(Reminder, row.key)
-        if fresh is not None:
-            fresh.state = "written"
-            fresh.href = stored.href
-            fresh.etag = stored.etag
-            fresh.written_at = now
-            fresh.attempts += 1
-            fresh.last_error = None
-            fresh.next_attempt_at = None
-    (report.found if existing is not None else report.written).append(row.key)
+    (report.found if done.found else report.written).append(row.key)
     log.info(
         "reminder %s %s: %s at %s",
         row.key,
-        "found from an earlier try" if existing is not None else "written",
+        "found from an earlier try" if done.found else "written",
         row.kind,
         row.at.isoformat(),
     )
@@ -435,19 +297,8 @@ def _reslot(store: Store, row: Reminder, now: datetime, calendar: BusinessCalend
     return fresh
 
 
-def _failed(store: Store, key: str, error: str, now: datetime) -> None:
-    with store.transaction() as s:
-        row = s.get(Reminder, key)
-        if row is not None:
-            mark_failed(row, error, now)
-
-
 def _resolve(store: Store, key: str, state: str, now: datetime) -> None:
-    with store.transaction() as s:
-        row = s.get(Reminder, key)
-        if row is not None:
-            row.state = state
-            row.resolved_at = now
+    resolve(store, Reminder, key, state, now)
 
 
 # ---- remove ----------------------------------------------------------------------------------
@@ -466,21 +317,7 @@ def remove_ended(
     report = ReminderReport()
     ended = {d.sequence_id: d.run.record.state for d in decisions if not d.run.record.state.open}
     if ended:
-        with store.transaction() as s:
-            rows = s.scalars(
-                select(Reminder).where(
-                    Reminder.account_id == account_id,
-                    Reminder.sequence_id.in_(list(ended)),
-                    _same_calendar(calendar_account),
-                )
-            )
-            for row in rows:
-                if row.state in PENDING and row.kind != "dead_address":
-                    row.state = "cancelled"
-                    row.resolved_at = now
-                    report.cancelled.append(row.key)
-                elif row.state == "written" and ended[row.sequence_id] in EARLY_END:
-                    row.state = "removing"  # committed first: a failed delete is retried
+        _end_rows(store, account_id, calendar_account, ended, now, report)
     with store.reader() as s:
         removing = list(
             s.scalars(
@@ -494,6 +331,32 @@ def remove_ended(
     for row in removing:
         _remove_one(store, sink, row, now, report)
     return report
+
+
+def _end_rows(
+    store: Store,
+    account_id: int,
+    calendar_account: str | None,
+    ended: dict[str, State],
+    now: datetime,
+    report: ReminderReport,
+) -> None:
+    """Cancel the unwritten reminders of ended sequences; mark written ones for removal."""
+    with store.transaction() as s:
+        rows = s.scalars(
+            select(Reminder).where(
+                Reminder.account_id == account_id,
+                Reminder.sequence_id.in_(list(ended)),
+                _same_calendar(calendar_account),
+            )
+        )
+        for row in rows:
+            if row.state in PENDING and row.kind != "dead_address":
+                row.state = "cancelled"
+                row.resolved_at = now
+                report.cancelled.append(row.key)
+            elif row.state == "written" and ended[row.sequence_id] in EARLY_END:
+                row.state = "removing"  # committed first: a failed delete is retried
 
 
 def _remove_one(

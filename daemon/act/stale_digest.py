@@ -16,20 +16,14 @@ from sqlalchemy import select
 
 from connectors.base import CalendarSink
 from connectors.model import CalendarEvent
-from daemon.act.reminders import (
-    ALARM_MINUTES,
-    DURATION,
-    PENDING,
-    ReminderReport,
-    reminder_slot,
-    reminder_uid,
-    remove_ended,
-)
+from daemon.act.reminder_event import event_at, reminder_slot
+from daemon.act.reminders import PENDING, ReminderReport, commit_reminder, remove_ended
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.decide.replay import Decision
 from daemon.decide.stale import stale_risk
-from daemon.tracker.policy import BusinessCalendar, Duration
+from daemon.tracker.business_calendar import BusinessCalendar
+from daemon.tracker.policy import Duration
 from daemon.tracker.states import Risk
 
 DIGEST = "stale-drafts"  # the rows' sequence_id: no sequence has it
@@ -88,28 +82,18 @@ def queue_digest(
         return _withdraw(store, account_id, sink, now)
     key, start = _slot(now, calendar)
     summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
-    with store.transaction() as s:
-        if s.get(Reminder, key) is None:
-            s.add(
-                Reminder(
-                    key=key,
-                    uid=reminder_uid(key),
-                    account_id=account_id,
-                    calendar_account=None,
-                    sequence_id=DIGEST,
-                    thread_id=None,
-                    step=0,
-                    kind=KIND,
-                    state="intent",
-                    at=start,
-                    end=start + DURATION,
-                    summary=summary,
-                    description=description,
-                    alarm_minutes=ALARM_MINUTES,
-                    created_at=now,
-                    attempts=0,
-                )
-            )
+    commit_reminder(
+        store,
+        key,
+        event_at(key, start, summary, description),
+        now,
+        account_id=account_id,
+        calendar_account=None,
+        sequence_id=DIGEST,
+        thread_id=None,
+        step=0,
+        kind=KIND,
+    )
     return ReminderReport()
 
 
@@ -131,17 +115,7 @@ def preview_digest(
         if s.get(Reminder, key) is not None:
             return []
     summary, description = wording(waiting, ZoneInfo(calendar.timezone), locale)
-    return [
-        CalendarEvent(
-            uid=reminder_uid(key),
-            summary=summary,
-            start=start,
-            end=start + DURATION,
-            description=description,
-            ghostwatch_key=key,
-            alarm_minutes=ALARM_MINUTES,
-        )
-    ]
+    return [event_at(key, start, summary, description)]
 
 
 def _withdraw(store: Store, account_id: int, sink: CalendarSink, now: datetime) -> ReminderReport:

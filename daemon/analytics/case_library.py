@@ -20,8 +20,9 @@ from statistics import median
 from jinja2 import Environment, select_autoescape
 
 from daemon.db.tables import Sequence as Sequence_
+from daemon.tracker.states import ENDED_STATES, State
 
-OUTCOMES = ("replied", "met", "ghosted", "undeliverable", "stopped")
+OUTCOMES = ENDED_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +106,8 @@ def group_by(cases: Sequence[Case]) -> list[Group]:
         for key in keys:
             row = counts[key]
             row[0] += 1
-            row[1] += case.outcome == "ghosted"
-            row[2] += case.outcome in ("replied", "met")
+            row[1] += case.outcome == State.GHOSTED
+            row[2] += case.outcome in (State.REPLIED, State.MET)
             row[3] += case.returned_from is not None
     groups = [Group(d, v, *c) for (d, v), c in counts.items()]
     return sorted(groups, key=lambda g: (g.dimension, -g.ghost_rate, g.value))
@@ -115,10 +116,10 @@ def group_by(cases: Sequence[Case]) -> list[Group]:
 def habits(cases: Sequence[Case]) -> dict[str, float | int | None]:
     """The consultant's own rhythm: how far apart the touches were, by outcome."""
     out: dict[str, float | int | None] = {"cases": len(cases)}
-    for outcome in ("replied", "ghosted"):
+    for outcome in (State.REPLIED, State.GHOSTED):
         gaps = [g for c in cases if c.outcome == outcome for g in c.touch_gaps_days]
         out[f"median_gap_days_{outcome}"] = round(median(gaps), 2) if gaps else None
-    silences = [c.silence_days for c in cases if c.outcome == "ghosted" and c.silence_days]
+    silences = [c.silence_days for c in cases if c.outcome == State.GHOSTED and c.silence_days]
     out["median_days_to_ghosted"] = round(median(silences), 2) if silences else None
     return out
 

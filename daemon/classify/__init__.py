@@ -12,7 +12,7 @@ import email.message
 from datetime import date, datetime
 from typing import Any
 
-from connectors.headers import parse_date
+from connectors.header_values import parse_date
 from daemon.classify import decide
 from daemon.classify.body import body_of
 from daemon.classify.bounce_reason import family

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from connectors.headers import decode_bytes
+from connectors.header_text import decode_bytes
 from daemon.classify.message import MailView
 
 MAX_TEXT = 64 * 1024  # characters of notice text scanned

@@ -1,7 +1,7 @@
 """A read-only view of one message's headers, built without the email parser.
 
 Ingest classifies ~100k header blocks per mailbox, so the header view is a
-plain dict from `connectors.headers.split_header_block`; the MIME parser runs
+plain dict from `connectors.header_split.split_header_block`; the MIME parser runs
 only when a body is really needed (see `body.py`).
 """
 
@@ -15,14 +15,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from connectors.addresses import read_address_list
-from connectors.headers import (
-    MAX_HEADER_VALUE,
-    clean_text,
-    decode_bytes,
-    decode_words,
-    split_header_block,
-)
-from connectors.headers import FieldSplitter as HeaderFieldSplitter
+from connectors.header_split import MAX_HEADER_VALUE, split_header_block
+from connectors.header_split import FieldSplitter as HeaderFieldSplitter
+from connectors.header_text import clean_text, decode_bytes, decode_words
 
 # Entries per memo of a pure per-header function. Small on purpose: the hits come
 # from values a mailbox repeats all the time (newsletter senders, colleagues, a
@@ -125,7 +120,7 @@ def view_of(message: bytes | bytearray | memoryview | str | email.message.Messag
 class FieldSplitter:
     """Views holding only some header fields: enough for the header-only pass.
 
-    The splitting itself is `connectors.headers.FieldSplitter` (one regex pass
+    The splitting itself is `connectors.header_split.FieldSplitter` (one regex pass
     over the fields asked for), shared with the connector's own header parsing.
     """
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from connectors.model import FolderRole
-from daemon.config.settings import load_config
+from daemon.config.loader import load_config
 from daemon.errors import GhostwatchError, NotFound, UsageError
 
 # Each command imports what it uses inside its function: `status` must not pay for

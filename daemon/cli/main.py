@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from daemon.config.settings import load_config
+    from daemon.config.loader import load_config
     from daemon.db.backup import backup
 
     written = backup(load_config(args.config).daemon.database, args.path)
@@ -104,7 +104,8 @@ def handler(command: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # --help exits here, before anything heavy is imported
-    from daemon.config.settings import ConfigError, default_config_path
+    from daemon.config.schema import ConfigError
+    from daemon.config.settings import default_config_path
 
     setup_logging(args.verbose)
     try:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from daemon.db.tables import Draft
     from daemon.decide.replay import Decision
     from daemon.decide.timeline import MsgView
+    from daemon.tracker.policy import Playbook
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
 
@@ -196,13 +197,17 @@ def print_explain(
     out: TextIO | None = None,
     drafts: Sequence[Draft] = (),
 ) -> None:
-    from connectors.headers import UNTRACKABLE
-    from daemon.decide.timeline import RECEIPT_USED
-    from daemon.ingest.reused_ids import REUSED_ID
-    from daemon.tracker.machine import returned_days
-
     out = out or sys.stdout
-    first = decisions[0]
+    _explain_thread(decisions[0], out)
+    _explain_playbook(decisions[0].playbook, out)
+    print("\nMessages:", file=out)
+    for m in messages:
+        _explain_message(m, tz, out)
+    for d in decisions:
+        _explain_sequence(d, drafts, tz, out)
+
+
+def _explain_thread(first: Decision, out: TextIO) -> None:
     f = first.facts
     print(f"Thread {first.thread_id}: {f.subject}", file=out)
     print(f"  contact: {f.contact_name} <{f.contact}>", file=out)
@@ -219,65 +224,70 @@ def print_explain(
             print(f"        {note}", file=out)
     if f.aliases:
         print(f"  aliases seen in the thread: {', '.join(sorted(f.aliases))}", file=out)
-    tags = ", ".join(f"{k}={v}" for k, v in first.playbook.tags) or "none"
+
+
+def _explain_playbook(playbook: Playbook, out: TextIO) -> None:
+    tags = ", ".join(f"{k}={v}" for k, v in playbook.tags) or "none"
     print(f"  tags: {tags}", file=out)
-    steps = ", ".join(str(s) for s in first.playbook.steps)
+    steps = ", ".join(str(s) for s in playbook.steps)
     # Rules are numbered from 1 in config order, as in the trace lines below.
-    rules = ", ".join(f"rule {i + 1}" for i in first.playbook.matched_rules) or "none"
+    rules = ", ".join(f"rule {i + 1}" for i in playbook.matched_rules) or "none"
     print(
-        f"  playbook: steps {steps}; close_after {first.playbook.close_after}; "
-        f"min_gap {first.playbook.min_gap}; rules matched: {rules}",
+        f"  playbook: steps {steps}; close_after {playbook.close_after}; "
+        f"min_gap {playbook.min_gap}; rules matched: {rules}",
         file=out,
     )
-    job = [
-        f"{k} {v!r}"
-        for k, v in (("title", first.playbook.title), ("company", first.playbook.company))
-        if v
-    ]
+    job = [f"{k} {v!r}" for k, v in (("title", playbook.title), ("company", playbook.company)) if v]
     print(f"  job: {', '.join(job) or 'unknown'}", file=out)
-    for line in first.playbook.trace:
+    for line in playbook.trace:
         print(f"        {line}", file=out)
-    print("\nMessages:", file=out)
-    for m in messages:
-        who = m.sender or "?"
-        arrow = "->" if m.direction == "out" else "<-"
-        gone = " (gone)" if m.gone else ""
+
+
+def _explain_message(m: MsgView, tz: ZoneInfo, out: TextIO) -> None:
+    from connectors.headers import UNTRACKABLE
+    from daemon.decide.timeline import RECEIPT_USED
+    from daemon.ingest.reused_ids import REUSED_ID
+
+    who = m.sender or "?"
+    arrow = "->" if m.direction == "out" else "<-"
+    gone = " (gone)" if m.gone else ""
+    print(f"  {_local(m.at, tz)} {arrow} [{m.folder_role}] {who}: {m.subject[:60]}{gone}", file=out)
+    print(f"        {m.kind}: {m.reason}", file=out)
+    for note in m.problems:
+        if RECEIPT_USED in note or note.startswith((UNTRACKABLE, REUSED_ID)):
+            print(f"        {note}", file=out)
+    if m.return_date:
+        print(f"        return date: {m.return_date.isoformat()}", file=out)
+    if m.bounce_status or m.bounce_reason:
+        hard = "hard" if m.bounce_hard else "soft"
+        why = f"{m.bounce_reason} " if m.bounce_reason else ""
         print(
-            f"  {_local(m.at, tz)} {arrow} [{m.folder_role}] {who}: {m.subject[:60]}{gone}",
+            f"        bounce {why}{m.bounce_status or ''} ({hard}) "
+            f"for {', '.join(m.bounce_recipients)}",
             file=out,
         )
-        print(f"        {m.kind}: {m.reason}", file=out)
-        for note in m.problems:
-            if RECEIPT_USED in note or note.startswith((UNTRACKABLE, REUSED_ID)):
-                print(f"        {note}", file=out)
-        if m.return_date:
-            print(f"        return date: {m.return_date.isoformat()}", file=out)
-        if m.bounce_status or m.bounce_reason:
-            hard = "hard" if m.bounce_hard else "soft"
-            why = f"{m.bounce_reason} " if m.bounce_reason else ""
-            print(
-                f"        bounce {why}{m.bounce_status or ''} ({hard}) "
-                f"for {', '.join(m.bounce_recipients)}",
-                file=out,
-            )
-    for d in decisions:
-        rec = d.run.record
-        head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
-        if rec.returned_from is not None:
-            was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
-            head += f" (returned after {returned_days(rec)} days; was {was})"
-        print(f"\n{head}, risk {d.risk.value}", file=out)
-        for line in d.run.trail:
-            print(f"  {_local(line.at, tz)}  {line.text}", file=out)
-        if d.next.due is not None or d.next.action != "none":
-            print(f"  next: {_next(StatusRow.of(d), tz)}", file=out)
-            for t in d.next.trace:
-                print(f"        {t}", file=out)
-        if rec.red_flags:
-            print(f"  red flags: {', '.join(rec.red_flags)}", file=out)
-        mine = sorted((x for x in drafts if x.sequence_id == d.sequence_id), key=lambda x: x.step)
-        for dr in mine:
-            print(f"  draft {dr.key}: {_draft_fate(dr, tz)}", file=out)
+
+
+def _explain_sequence(d: Decision, drafts: Sequence[Draft], tz: ZoneInfo, out: TextIO) -> None:
+    from daemon.tracker.machine import returned_days
+
+    rec = d.run.record
+    head = f"Sequence {d.sequence_id}: {rec.state.value}, {rec.steps_done} step(s) done"
+    if rec.returned_from is not None:
+        was = f"{rec.returned_from.value} {_local(rec.returned_from_at, tz)}"
+        head += f" (returned after {returned_days(rec)} days; was {was})"
+    print(f"\n{head}, risk {d.risk.value}", file=out)
+    for line in d.run.trail:
+        print(f"  {_local(line.at, tz)}  {line.text}", file=out)
+    if d.next.due is not None or d.next.action != "none":
+        print(f"  next: {_next(StatusRow.of(d), tz)}", file=out)
+        for t in d.next.trace:
+            print(f"        {t}", file=out)
+    if rec.red_flags:
+        print(f"  red flags: {', '.join(rec.red_flags)}", file=out)
+    mine = sorted((x for x in drafts if x.sequence_id == d.sequence_id), key=lambda x: x.step)
+    for dr in mine:
+        print(f"  draft {dr.key}: {_draft_fate(dr, tz)}", file=out)
 
 
 def describe_intents(d: Decision, tz: ZoneInfo) -> list[str]:

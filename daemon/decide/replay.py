@@ -39,13 +39,13 @@ from daemon.decide.timeline import (
 )
 from daemon.ingest.calendar import load_answers, load_entries
 from daemon.tracker.away import Away, away_periods
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Duration, Playbook, Rule, resolve_playbook
-from daemon.tracker.states import NextAction, Outbound, Risk
+from daemon.tracker.policy import Duration, Playbook, Rule, resolve_playbook
+from daemon.tracker.states import OPEN_STATES, NextAction, Outbound, Risk
 
 log = logging.getLogger(__name__)
-OPEN_STATES = ("waiting", "draft_pending")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from daemon.decide.timeline import ControlView, MsgView
-from daemon.tracker.policy import BusinessCalendar
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.states import Intent, NextAction, WriteDraft, WriteReminder
 
 TAG = "gw:snooze:"

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from daemon.decide.timeline import DraftView
-from daemon.tracker.policy import BusinessCalendar, Duration, Unit
+from daemon.tracker.business_calendar import BusinessCalendar
+from daemon.tracker.policy import Duration, Unit
 from daemon.tracker.states import Record, Risk
 
 STALE_DRAFT = Duration(2, Unit.BUSINESS_DAYS)

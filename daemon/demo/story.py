@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.act.reminders import reminder_slot
 from daemon.cli.present import print_draft, print_status
-from daemon.config.settings import load_config
+from daemon.config.loader import load_config
 from daemon.db.calendar_tables import Reminder
 from daemon.demo import mail as sample
 from daemon.runtime.cycle import CycleReport, run_cycle

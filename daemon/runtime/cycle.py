@@ -1,32 +1,33 @@
-"""One cycle for one account: sync, decide, carry out what is due.
+"""One cycle for one account: sync, decide, plan (plan.py, pure), carry out the plan.
 
-Shared by `once`, `run` and `demo`, so all three do exactly the same thing.
+Shared by `once`, `run` and `demo`, so all three do exactly the same thing. Each
+step below gets the cycle's open connectors in one `_Run`; the writes go through
+the intent pipeline (act/intents.py), so an abandoned cycle is resumed, not redone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-import connectors
-from connectors.base import CalendarSource, Capability, DraftSink, MailSource
+from connectors.base import CalendarSource, DraftSink, MailSource
 from connectors.model import CalendarEvent
+from daemon.act.draft_spec import Author, build_spec
 from daemon.act.drafts import (
-    Author,
     OutboxReport,
+    Recheck,
     backup_sinks,
-    build_spec,
     reconcile,
     withdraw_ended,
     write_due,
 )
 from daemon.act.marks import mark_skips, tag_writer
 from daemon.act.phone_lookup import phone_lookup
+from daemon.act.reminder_event import PhoneLookup
 from daemon.act.reminders import ReminderReport, preview_reminders, remove_ended, write_reminders
 from daemon.act.stale_digest import preview_digest, queue_digest
 from daemon.config.settings import AccountConfig
@@ -37,6 +38,8 @@ from daemon.ingest.calendar import CalendarSyncReport, load_entries, sync_calend
 from daemon.ingest.mail import SyncReport
 from daemon.ingest.outreach_language import read_outreach_languages
 from daemon.runtime.accountsync import sync_account, sync_with, synced
+from daemon.runtime.connect import calendar_of, draft_sink
+from daemon.runtime.plan import Away, Plan, plan_cycle
 from daemon.runtime.wiring import App, mailbox
 from daemon.tracker.away import away_at, away_periods
 
@@ -65,36 +68,6 @@ class CycleReport:
         return [d for d in self.decisions if d.newly_ended and d.run.end_intents]
 
 
-@contextlib.contextmanager
-def calendar_of(account: AccountConfig) -> Iterator[CalendarSource | None]:
-    """The account's calendar connector, opened; None without one."""
-    cfg = account.calendar
-    if cfg is None or cfg.type not in connectors.CALENDAR_CONNECTORS:
-        yield None
-        return
-    cal = connectors.calendar_connector(cfg.type).open_calendar(cfg.settings)
-    cal.open()
-    try:
-        yield cal
-    finally:
-        cal.close()
-
-
-@contextlib.contextmanager
-def draft_sink(account: AccountConfig) -> Iterator[DraftSink | None]:
-    """The account's DraftSink, opened; None when its connector declares no drafts."""
-    entry = connectors.mail_connector(account.mail.type)
-    if entry.open_drafts is None or not entry.can(Capability.DRAFTS):
-        yield None
-        return
-    sink = entry.open_drafts(account.mail.settings)
-    sink.open()
-    try:
-        yield sink
-    finally:
-        sink.close()
-
-
 def author_of(app: App, account: AccountConfig) -> Author:
     return Author(
         address=account.address,
@@ -102,6 +75,23 @@ def author_of(app: App, account: AccountConfig) -> Author:
         locale=account.locale,
         templates_dir=app.config.daemon.templates_dir,
     )
+
+
+@dataclass(slots=True)
+class _Run:
+    """One cycle's settings and open connectors, handed from step to step."""
+
+    app: App
+    account: AccountConfig
+    now: datetime
+    policy: Policy
+    source: MailSource
+    sink: DraftSink | None
+    cal: CalendarSource | None
+    others: contextlib.ExitStack  # connectors of colleagues, closed with the cycle
+    acct: int = 0
+    held: dict[str, DraftSink] = field(default_factory=dict)
+    phones: PhoneLookup | None = None
 
 
 def run_cycle(
@@ -115,155 +105,232 @@ def run_cycle(
     """Sync, decide, and (unless dry_run) write the due drafts and withdraw stale ones."""
     report = CycleReport(account=account.name)
     policy = app.policy(account)
-    author = author_of(app, account)
     with (
         mailbox(account) as source,
         draft_sink(account) as sink,
         calendar_of(account) as cal,
         contextlib.ExitStack() as others,
     ):
+        run = _Run(app, account, now, policy, source, sink, cal, others)
         report.sync = synced(app, account, source, now, show_progress)
-        with app.store.reader() as s:
-            acct = account_id(s, account.name)
-        assert acct is not None  # sync created it
-        # Before deciding: a rebuilt database must know the drafts the mailbox holds.
-        adopt_own_drafts(app.store, account.name, acct, account.address, now)
-        if cal is not None:
-            report.calendar = sync_calendar(
-                app.store, acct, cal, now, lookback=app.config.daemon.lookback
-            )
-        target, on_behalf = (None, None)
-        if cal is not None:
-            target, on_behalf = _reminder_target(app, account, acct, now)
-        # Drafts written into a colleague's Drafts while this account was away.
-        held = {} if dry_run else _open_backup_sinks(app, acct, others, now)
-        if sink is not None and not dry_run:
-            reconcile(app.store, acct, sink, now)
-            if (writer := tag_writer(source, account.mail.type)) is not None:
-                mark_skips(app.store, writer, account.name, acct, now)  # for a rebuilt database
-            for name, other in held.items():
-                reconcile(app.store, acct, other, now, sink_account=name)
-        _read_languages(app, acct, source, policy)
-        report.decisions = decide(app.store, account.name, policy, now)
-        report.due_count = len(report.due)
-        phones = phone_lookup(app.store, source)
-        if dry_run or sink is None:
-            for d in report.due:
-                step = d.next.step or 0
-                _, body = build_spec(app.store, d, step, f"{d.sequence_id}.{step}", author, now)
-                report.previews.append((d, step, body))
-            report.reminder_previews = preview_reminders(
-                app.store,
-                report.decisions,
-                now,
-                locale=account.locale,
-                templates_dir=app.config.daemon.templates_dir,
-                calendar=policy.calendar,
-                phone_lookup=phones,
-            )
-            if cal is not None:
-                report.reminder_previews += preview_digest(
-                    app.store,
-                    report.decisions,
-                    now,
-                    calendar=policy.calendar,
-                    stale=policy.stale_draft,
-                    locale=account.locale,
-                )
-            return report
-        decided = list(report.decisions)
-        withdrawn = withdraw_ended(app.store, acct, sink, report.decisions, now)
-        for name, other in held.items():
-            more = withdraw_ended(app.store, acct, other, decided, now, sink_account=name)
-            withdrawn.withdrawn += more.withdrawn
-            withdrawn.kept_edited += more.kept_edited
-            withdrawn.cancelled += more.cancelled
-        if cal is not None:
-            report.reminders = remove_ended(app.store, acct, cal, decided, now)
+        away = _prepare(run, report, dry_run)
+        _decide(run, report)
+        plan = plan_cycle(
+            report.decisions, preview=dry_run or sink is None, calendar=cal is not None, away=away
+        )
+        if plan.preview:
+            _preview(run, report)
+        else:
+            _execute(run, plan, report)
+    return report
 
-        def recheck(d: Decision) -> Decision | None:
-            # A reply may have landed since the sync: look again, in the inbound folders only.
-            # The cursor was stored by this cycle: its expiry now is not rescanned twice.
-            sync_with(app, account, source, now, scope="inbound", may_rescan=False)
-            with app.store.reader() as s:
-                fresh = evaluate(s, account.name, policy, now, [d.thread_id])
-            return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
 
-        write_sink, write_author = sink, author
-        if target is not None:
-            backup_sink = others.enter_context(draft_sink(target))
-            if backup_sink is not None:
-                # The backup keeps the rhythm: the draft waits in their Drafts, answers come to us.
-                write_sink = backup_sink
-                write_author = Author(
-                    address=target.address,
-                    display_name=target.display_name or target.address,
-                    locale=account.locale,
-                    templates_dir=app.config.daemon.templates_dir,
-                    on_behalf_of=(on_behalf or account.address, account.address),
-                    sink_account=target.name,
-                )
-                log.info("[%s] away: drafts go to %s's Drafts", account.name, target.name)
-        report.outbox = write_due(
+def _prepare(run: _Run, report: CycleReport, dry_run: bool) -> Away | None:
+    """Bring the database up to what the mailbox, calendar and Drafts hold; who is away."""
+    app, now = run.app, run.now
+    with app.store.reader() as s:
+        acct = account_id(s, run.account.name)
+    assert acct is not None  # sync created it
+    run.acct = acct
+    # Before deciding: a rebuilt database must know the drafts the mailbox holds.
+    adopt_own_drafts(app.store, run.account.name, acct, run.account.address, now)
+    away = None
+    if run.cal is not None:
+        lookback = app.config.daemon.lookback
+        report.calendar = sync_calendar(app.store, acct, run.cal, now, lookback=lookback)
+        away = _away(app, run.account, acct, now)
+    # Drafts written into a colleague's Drafts while this account was away.
+    if not dry_run:
+        run.held = _open_backup_sinks(app, acct, run.others, now)
+    if run.sink is not None and not dry_run:
+        _reconcile(run)
+    return away
+
+
+def _reconcile(run: _Run) -> None:
+    """What became of the drafts we wrote, in our Drafts and in colleagues'."""
+    assert run.sink is not None
+    store, acct, now = run.app.store, run.acct, run.now
+    reconcile(store, acct, run.sink, now)
+    if (writer := tag_writer(run.source, run.account.mail.type)) is not None:
+        mark_skips(store, writer, run.account.name, acct, now)  # for a rebuilt database
+    for name, other in run.held.items():
+        reconcile(store, acct, other, now, sink_account=name)
+
+
+def _decide(run: _Run, report: CycleReport) -> None:
+    _read_languages(run.app, run.acct, run.source, run.policy)
+    report.decisions = decide(run.app.store, run.account.name, run.policy, run.now)
+    report.due_count = len(report.due)
+    run.phones = phone_lookup(run.app.store, run.source)
+
+
+# ---- a dry run, or an account without Drafts: show, write nothing ---------------------------
+
+
+def _preview(run: _Run, report: CycleReport) -> None:
+    app, account, now, policy = run.app, run.account, run.now, run.policy
+    author = author_of(app, account)
+    for d in report.due:
+        step = d.next.step or 0
+        _, body = build_spec(app.store, d, step, f"{d.sequence_id}.{step}", author, now)
+        report.previews.append((d, step, body))
+    assert run.phones is not None
+    report.reminder_previews = preview_reminders(
+        app.store,
+        report.decisions,
+        now,
+        locale=account.locale,
+        templates_dir=app.config.daemon.templates_dir,
+        calendar=policy.calendar,
+        phone_lookup=run.phones,
+    )
+    if run.cal is not None:
+        report.reminder_previews += preview_digest(
             app.store,
-            acct,
-            write_sink,
-            write_author,
             report.decisions,
             now,
-            limit=app.config.policy.max_drafts_per_cycle,
-            recheck=recheck,
+            calendar=policy.calendar,
+            stale=policy.stale_draft,
+            locale=account.locale,
         )
-        if cal is not None:
-            digest = queue_digest(
-                app.store,
-                acct,
-                cal,
-                decided,
-                now,
-                calendar=policy.calendar,
-                stale=policy.stale_draft,
-                locale=account.locale,
-            )
-            report.reminders.removed += digest.removed
-            with contextlib.ExitStack() as stack:
-                sink_cal = cal
-                if target is not None:
-                    backup_cal = stack.enter_context(calendar_of(target))
-                    if backup_cal is not None:
-                        sink_cal = backup_cal
-                        log.info(
-                            "[%s] away: reminders go to %s's calendar", account.name, target.name
-                        )
-                written = write_reminders(
-                    app.store,
-                    acct,
-                    sink_cal,  # type: ignore[arg-type]
-                    decided,
-                    now,
-                    locale=account.locale,
-                    templates_dir=app.config.daemon.templates_dir,
-                    calendar=policy.calendar,
-                    phone_lookup=phones,
-                    on_behalf_of=on_behalf if sink_cal is not cal else None,
-                    calendar_account=target.name if sink_cal is not cal and target else None,
-                )
-            report.reminders.written += written.written
-            report.reminders.found += written.found
-            report.reminders.failed += written.failed
-        report.outbox.withdrawn += withdrawn.withdrawn
-        report.outbox.kept_edited += withdrawn.kept_edited
-        report.outbox.cancelled += withdrawn.cancelled
-        if report.outbox.written or report.outbox.cancelled:
-            _mark_dirty(app, [d.thread_id for d, _, _ in report.outbox.written])
-            first = {d.sequence_id: d for d in report.decisions}
-            for d in decide(app.store, account.name, policy, now):
-                d.newly_ended = d.newly_ended or (
-                    d.sequence_id in first and first[d.sequence_id].newly_ended
-                )
-                first[d.sequence_id] = d
-            report.decisions = list(first.values())
-    return report
+
+
+# ---- carrying out the plan ------------------------------------------------------------------
+
+
+def _execute(run: _Run, plan: Plan, report: CycleReport) -> None:
+    withdrawn = _withdraw(run, plan)
+    if run.cal is not None:
+        report.reminders = remove_ended(run.app.store, run.acct, run.cal, plan.withdraw, run.now)
+    report.outbox = _write_drafts(run, plan)
+    if run.cal is not None:
+        _remind(run, run.cal, plan, report.reminders)
+    report.outbox.withdrawn += withdrawn.withdrawn
+    report.outbox.kept_edited += withdrawn.kept_edited
+    report.outbox.cancelled += withdrawn.cancelled
+    if report.outbox.written or report.outbox.cancelled:
+        _redecide(run, report)
+
+
+def _withdraw(run: _Run, plan: Plan) -> OutboxReport:
+    """Withdraw the untouched drafts of ended sequences: ours, then colleagues'."""
+    assert run.sink is not None
+    store, acct, now = run.app.store, run.acct, run.now
+    withdrawn = withdraw_ended(store, acct, run.sink, plan.withdraw, now)
+    for name, other in run.held.items():
+        more = withdraw_ended(store, acct, other, plan.withdraw, now, sink_account=name)
+        withdrawn.withdrawn += more.withdrawn
+        withdrawn.kept_edited += more.kept_edited
+        withdrawn.cancelled += more.cancelled
+    return withdrawn
+
+
+def _write_drafts(run: _Run, plan: Plan) -> OutboxReport:
+    sink, author = _draft_target(run, plan)
+    return write_due(
+        run.app.store,
+        run.acct,
+        sink,
+        author,
+        plan.write,
+        run.now,
+        limit=run.app.config.policy.max_drafts_per_cycle,
+        recheck=_recheck(run),
+    )
+
+
+def _recheck(run: _Run) -> Recheck:
+    def recheck(d: Decision) -> Decision | None:
+        # A reply may have landed since the sync: look again, in the inbound folders only.
+        # The cursor was stored by this cycle: its expiry now is not rescanned twice.
+        sync_with(run.app, run.account, run.source, run.now, scope="inbound", may_rescan=False)
+        with run.app.store.reader() as s:
+            fresh = evaluate(s, run.account.name, run.policy, run.now, [d.thread_id])
+        return next((f for f in fresh if f.sequence_id == d.sequence_id and f.current), None)
+
+    return recheck
+
+
+def _draft_target(run: _Run, plan: Plan) -> tuple[DraftSink, Author]:
+    """Our Drafts, or while we are away the backup's: they keep the rhythm, answers come to us."""
+    assert run.sink is not None
+    account, author = run.account, author_of(run.app, run.account)
+    if plan.away is None:
+        return run.sink, author
+    backup = plan.away.backup
+    backup_sink = run.others.enter_context(draft_sink(backup))
+    if backup_sink is None:
+        return run.sink, author
+    log.info("[%s] away: drafts go to %s's Drafts", account.name, backup.name)
+    return backup_sink, Author(
+        address=backup.address,
+        display_name=backup.display_name or backup.address,
+        locale=account.locale,
+        templates_dir=run.app.config.daemon.templates_dir,
+        on_behalf_of=(plan.away.owner or account.address, account.address),
+        sink_account=backup.name,
+    )
+
+
+def _remind(run: _Run, cal: CalendarSource, plan: Plan, report: ReminderReport) -> None:
+    """Today's stale-drafts digest, then the due reminders (the backup's calendar if away)."""
+    app, account, policy = run.app, run.account, run.policy
+    digest = queue_digest(
+        app.store,
+        run.acct,
+        cal,
+        plan.decisions,
+        run.now,
+        calendar=policy.calendar,
+        stale=policy.stale_draft,
+        locale=account.locale,
+    )
+    report.removed += digest.removed
+    with contextlib.ExitStack() as stack:
+        sink_cal, away = _reminder_calendar(run, cal, plan, stack)
+        assert run.phones is not None
+        written = write_reminders(
+            app.store,
+            run.acct,
+            sink_cal,  # type: ignore[arg-type]
+            plan.decisions,
+            run.now,
+            locale=account.locale,
+            templates_dir=app.config.daemon.templates_dir,
+            calendar=policy.calendar,
+            phone_lookup=run.phones,
+            on_behalf_of=away.owner if away else None,
+            calendar_account=away.backup.name if away else None,
+        )
+    report.written += written.written
+    report.found += written.found
+    report.failed += written.failed
+
+
+def _reminder_calendar(
+    run: _Run, cal: CalendarSource, plan: Plan, stack: contextlib.ExitStack
+) -> tuple[CalendarSource, Away | None]:
+    """Our calendar, or while we are away the backup's (then also who they cover for)."""
+    if plan.away is None:
+        return cal, None
+    backup_cal = stack.enter_context(calendar_of(plan.away.backup))
+    if backup_cal is None:
+        return cal, None
+    log.info("[%s] away: reminders go to %s's calendar", run.account.name, plan.away.backup.name)
+    return backup_cal, plan.away
+
+
+def _redecide(run: _Run, report: CycleReport) -> None:
+    """Decide again after writing, so the report shows the drafts as pending."""
+    _mark_dirty(run.app, [d.thread_id for d, _, _ in report.outbox.written])
+    first = {d.sequence_id: d for d in report.decisions}
+    for d in decide(run.app.store, run.account.name, run.policy, run.now):
+        d.newly_ended = d.newly_ended or (
+            d.sequence_id in first and first[d.sequence_id].newly_ended
+        )
+        first[d.sequence_id] = d
+    report.decisions = list(first.values())
 
 
 def _read_languages(app: App, acct: int, source: MailSource, policy: Policy) -> None:
@@ -291,18 +358,16 @@ def _open_backup_sinks(
     return opened
 
 
-def _reminder_target(
-    app: App, account: AccountConfig, acct: int, now: datetime
-) -> tuple[AccountConfig | None, str | None]:
-    """The backup whose calendar takes the reminders while the owner is away, if any."""
+def _away(app: App, account: AccountConfig, acct: int, now: datetime) -> Away | None:
+    """The backup whose Drafts and calendar take over while the owner is away, if any."""
     if not account.backup:
-        return None, None
+        return None
     with app.store.reader() as s:
         entries = load_entries(s, acct, since=now - timedelta(days=60))
     periods = away_periods(entries, app.config.policy.timezone, owner=account.address)
     if away_at(now, periods) is None:
-        return None, None
-    return app.config.account(account.backup), account.display_name or account.address
+        return None
+    return Away(app.config.account(account.backup), account.display_name or account.address)
 
 
 def _mark_dirty(app: App, thread_ids: list[int]) -> None:

@@ -20,17 +20,13 @@ degraded accounts at once.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -39,45 +35,23 @@ from sqlalchemy import delete, select
 
 from daemon import failures
 from daemon.backoff import Backoff
-from daemon.config.settings import AccountConfig, Config, ConfigError, load_config
+from daemon.config.loader import load_config
+from daemon.config.settings import AccountConfig, Config
 from daemon.db.tables import Account, DaemonLock
 from daemon.runtime import notify
+from daemon.runtime.clock import Clock, poll_seconds, system_clock
+from daemon.runtime.clock import shifted_clock as shifted_clock
 from daemon.runtime.cycle import CycleReport, run_cycle
-from daemon.runtime.lock import DatabaseLock, acquire, holder_text
+from daemon.runtime.liveness import HEARTBEAT_EVERY, Liveness
+from daemon.runtime.lock import DatabaseLock, acquire
+from daemon.runtime.reload import reread_config
 from daemon.runtime.watch import Watcher, can_push
 from daemon.runtime.wiring import App, open_app
 
 log = logging.getLogger(__name__)
 
-POLL_ENV = "GHOSTWATCH_POLL_SECONDS"  # tests and demos: poll faster than the config allows
 STOP_GRACE = 7.0  # after SIGTERM a cycle may run this long; the promise is exit within 10 s
-MAX_CYCLE = 30 * 60.0  # the watchdog stops vouching for a cycle older than this
-HEARTBEAT_EVERY = 60.0
 SUMMARY_AT = "08:00"  # local time of the machine
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def shifted_clock(start: datetime | None) -> Clock:
-    """`--now` for a daemon: time starts at `start` and then runs at real speed."""
-    if start is None:
-        return system_clock
-    began = time.monotonic()
-    return lambda: start + timedelta(seconds=time.monotonic() - began)
-
-
-def poll_seconds(config: Config) -> int:
-    """Whole seconds between polls; $GHOSTWATCH_POLL_SECONDS overrides the config."""
-    override = os.environ.get(POLL_ENV, "").strip()
-    if override:
-        if override.isdigit() and int(override) > 0:
-            return int(override)
-        log.warning("%s=%r is not a whole number of seconds; ignored", POLL_ENV, override)
-    return max(1, round(config.daemon.poll_interval.total_seconds()))
 
 
 class _Abandon(BaseException):
@@ -120,7 +94,7 @@ def _apply_log_level(config: Config, verbose: bool) -> None:
         logging.getLogger().setLevel(config.daemon.log_level.upper())
 
 
-class Service:
+class Service(Liveness):
     def __init__(
         self,
         app: App,
@@ -277,27 +251,10 @@ class Service:
     def _reload(self) -> None:
         self.reload_requested = False
         notify.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
-        old = self.app.config
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            log.error(
-                "config reload: %s has %d problem(s); keeping the running config",
-                exc.source, len(exc.problems),
-            )  # fmt: skip
-            for problem in exc.problems:
-                log.error("config reload: %s", problem)
-            notify.notify("READY=1", f"STATUS={self._status()} (config reload failed)")
+        config, note = reread_config(self.config_path, self.app.config)
+        if config is None:
+            notify.notify("READY=1", f"STATUS={self._status()}{note}")
             return
-        except Exception as exc:
-            log.error("config reload failed (%s); keeping the running config", failures.where(exc))
-            notify.notify("READY=1", f"STATUS={self._status()}")
-            return
-        if config.daemon.database != old.daemon.database:
-            log.warning("config reload: a new database takes effect only after a restart")
-            config = dataclasses.replace(
-                config, daemon=dataclasses.replace(config.daemon, database=old.daemon.database)
-            )
         _apply_log_level(config, self.verbose)
         self.app = App(config=config, store=self.app.store)
         self.backoff.reset()  # the user may just have fixed a password: retry now
@@ -419,62 +376,6 @@ class Service:
             self._status(), t.cycles, t.failed, t.drafts,
         )  # fmt: skip
         self.tally = Tally()
-
-    # --- liveness -----------------------------------------------------------------------
-
-    def _ping_watchdog(self) -> None:
-        if self.watchdog_every is None:
-            return
-        now = time.monotonic()
-        if now - self._last_ping >= self.watchdog_every:
-            notify.notify("WATCHDOG=1")
-            self._last_ping = now
-
-    def _start_watchdog_helper(self) -> None:
-        """Vouch for the loop while it is busy in a long cycle (a first sync of 90
-        days takes minutes), but only up to MAX_CYCLE: a loop stuck longer than
-        that is what the watchdog is for, and systemd restarts it."""
-        every = self.watchdog_every
-        if every is None:
-            return
-
-        def vouch() -> None:
-            while not self.stopping:
-                time.sleep(every)
-                started = self.cycle_started
-                if started is not None and time.monotonic() - started < MAX_CYCLE:
-                    notify.notify("WATCHDOG=1")
-
-        threading.Thread(target=vouch, name="watchdog", daemon=True).start()
-
-    def _heartbeat(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_heartbeat < HEARTBEAT_EVERY:
-            return
-        self._last_heartbeat = now
-        if not self.lock.alive():
-            self._lost_lock()
-            return
-        try:
-            with self.app.store.transaction() as s:
-                row = s.get(DaemonLock, 1)
-                if row is None:
-                    row = DaemonLock(id=1, holder=holder_text(), heartbeat_at=datetime.now(UTC))
-                    s.add(row)
-                row.heartbeat_at = datetime.now(UTC)
-        except Exception as exc:
-            log.debug("heartbeat not written: %s", failures.describe(exc))
-
-    def _lost_lock(self) -> None:
-        """PostgreSQL dropped the lock's connection: take the lock again or stop."""
-        try:
-            self.lock.release()
-            self.lock = acquire(self.app.config.daemon.database)
-            log.warning("database connection was lost; the writer lock is taken again")
-        except Exception as exc:
-            log.error("stopping: lost the database writer lock (%s)", failures.describe(exc))
-            self.exit_code = 1
-            self.stopping = True
 
 
 def _human(seconds: float) -> str:

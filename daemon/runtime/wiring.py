@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 import connectors
 from connectors.base import MailSource
 from daemon.config.identity import Identity
-from daemon.config.settings import AccountConfig, Config, available_locales
+from daemon.config.loader import available_locales
+from daemon.config.settings import AccountConfig, Config
 from daemon.db.engine import Store
 from daemon.errors import UsageError
-from daemon.tracker.policy import BusinessCalendar
+from daemon.tracker.business_calendar import BusinessCalendar
 
 if TYPE_CHECKING:
     from daemon.decide.replay import Policy

@@ -20,7 +20,7 @@ from daemon.act.reminders import ReminderReport, remove_ended
 from daemon.config.settings import AccountConfig
 from daemon.db.tables import Draft, Thread
 from daemon.decide.replay import Decision, account_id
-from daemon.runtime.cycle import calendar_of, draft_sink
+from daemon.runtime.connect import calendar_of, draft_sink
 from daemon.runtime.wiring import App
 
 log = logging.getLogger(__name__)

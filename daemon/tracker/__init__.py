@@ -1,4 +1,4 @@
-"""The tracker: pure decision logic (states, machine, policy calendar math, away
+"""The tracker: pure decision logic (states, machine, policy, business calendar, away
 periods, the calendar entry it reasons about). No I/O and no database.
 
 Imports nothing of daemon/ but itself and the bounce reason families

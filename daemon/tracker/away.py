@@ -45,8 +45,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
-from daemon.tracker.policy import BusinessCalendar, Duration, Unit
+from daemon.tracker.policy import Duration, Unit
 
 MIN_TIMED_ABSENCE = timedelta(hours=8)
 

@@ -5,7 +5,8 @@ record, the intents to carry out, and one line for the decision trail.
 `replay` folds a thread's whole history through them, so the state stored in
 the database is always a cache of what the messages say; recomputing it after a
 crash or with another `--now` gives the same answer. States and transitions are
-drawn in states.py.
+drawn in states.py; when the next step falls due is schedule.py's (Context and
+next_action are imported from here too).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.classify.bounce_reason import family
-from daemon.tracker.away import Away, shift_for_away
-from daemon.tracker.policy import BusinessCalendar, Playbook, step_due
+from daemon.tracker.schedule import Context, next_action, playbook_end, skip_missed
 from daemon.tracker.states import (
     AutoReply,
     Bounced,
@@ -42,20 +42,7 @@ from daemon.tracker.states import (
     event_sort_key,
 )
 
-REMINDER_KIND = {2: "call", 3: "final"}
 RETURNABLE = (State.GHOSTED, State.STOPPED)  # a reply after these revives the sequence
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    playbook: Playbook
-    calendar: BusinessCalendar
-    on_draft_deleted: str = "skip"  # skip | stop
-    away: tuple[Away, ...] = ()  # the consultant's absences: the schedule pauses
-
-    @property
-    def step_count(self) -> int:
-        return len(self.playbook.steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +97,7 @@ def _returned(rec: Record, ev: HumanReply) -> Step:
     why = f"returned after {days} days: human reply from {ev.sender} {where}"
     was = f"{rec.state.value} since {rec.ended_at.date().isoformat()}" if rec.ended_at else ""
     new = dataclasses.replace(new, outcome_reason=why)
-    return new, (), f"sequence ends replied: {why} (was {was or rec.state.value})"
+    return new, (), f"sequence ends {State.REPLIED.value}: {why} (was {was or rec.state.value})"
 
 
 def returned_days(rec: Record) -> int | None:
@@ -127,37 +114,14 @@ def _hours(delta: timedelta) -> float:
 def apply(rec: Record, ev: Event, ctx: Context) -> Step:
     """React to one event. Time-driven changes are `advance`'s job."""
     if not rec.state.open and not isinstance(ev, Resume):
-        if isinstance(ev, Outbound) and rec.state is State.STOPPED:
-            return rec, (), "outbound message while stopped: thread stays stopped"
-        if isinstance(ev, HumanReply) and rec.state in RETURNABLE and not ev.answers_other:
-            return _returned(rec, ev)
-        return rec, (), f"{type(ev).__name__} after the sequence ended: no change"
+        return _after_end(rec, ev)
     match ev:
         case Outbound():
-            touches = (*rec.touches, ev.at)
-            new = dataclasses.replace(rec, touches=touches, state=State.WAITING, pending_step=None)
-            what = "ghostwatch draft sent" if ev.gw_key else "consultant's own follow-up"
-            return new, (), f"touch {len(touches) - 1}: {what}"
+            return _touched(rec, ev)
         case HumanReply():
-            hours = _hours(ev.at - rec.last_touch_at)
-            rec = dataclasses.replace(
-                rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours)
-            )
-            where = "in the thread" if ev.in_thread else "in a new thread"
-            return _end(rec, State.REPLIED, ev.at, f"human reply from {ev.sender} {where}")
+            return _replied(rec, ev)
         case AutoReply():
-            if ev.return_date is not None:
-                local = datetime.combine(
-                    ev.return_date, time(0), tzinfo=ZoneInfo(ctx.calendar.timezone)
-                )
-                until = ctx.calendar.next_working_instant(local)
-                why = f"out of office until {ev.return_date.isoformat()}"
-            else:
-                until = ctx.calendar.add(ev.at, ctx.playbook.ooo_default).at
-                why = f"out of office, no return date: ooo_default {ctx.playbook.ooo_default}"
-            latest = max(until, rec.deferred_until) if rec.deferred_until else until
-            new = dataclasses.replace(rec, deferred_until=latest)
-            return new, (), f"{why}; next step not before {latest.isoformat()}"
+            return _out_of_office(rec, ev, ctx)
         case Bounced():
             return _bounced(rec, ev, ctx)
         case Meeting():
@@ -165,45 +129,82 @@ def apply(rec: Record, ev: Event, ctx: Context) -> Step:
         case Stop():
             return _end(rec, State.STOPPED, ev.at, ev.why)
         case Resume():
-            if rec.state is not State.STOPPED:
-                return rec, (), "resume: the sequence was not stopped"
-            new = dataclasses.replace(rec, state=State.WAITING, ended_at=None, outcome_reason="")
-            return new, (), "resumed"
+            return _resumed(rec)
         case DraftWritten():
-            new = dataclasses.replace(
-                rec,
-                state=State.DRAFT_PENDING,
-                pending_step=ev.step,
-                drafts_written=rec.drafts_written + 1,
-            )
-            return new, (), f"draft for step {ev.step} written"
+            return _draft_written(rec, ev)
         case DraftGone():
-            if rec.pending_step != ev.step:
-                return rec, (), f"draft for step {ev.step} left Drafts after it was sent"
-            if ctx.on_draft_deleted == "stop":
-                return _end(rec, State.STOPPED, ev.at, f"draft for step {ev.step} deleted unsent")
-            new = dataclasses.replace(
-                rec, state=State.WAITING, pending_step=None, skipped=(*rec.skipped, ev.step)
-            )
-            return new, (), f"draft for step {ev.step} deleted unsent: step skipped"
+            return _draft_gone(rec, ev, ctx)
         case RedFlag():
             new = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, ev.flag))
             return new, (), f"red flag: {ev.flag}"
     raise TypeError(f"unknown event {ev!r}")  # pragma: no cover
 
 
+def _after_end(rec: Record, ev: Event) -> Step:
+    if isinstance(ev, Outbound) and rec.state is State.STOPPED:
+        return rec, (), "outbound message while stopped: thread stays stopped"
+    if isinstance(ev, HumanReply) and rec.state in RETURNABLE and not ev.answers_other:
+        return _returned(rec, ev)
+    return rec, (), f"{type(ev).__name__} after the sequence ended: no change"
+
+
+def _touched(rec: Record, ev: Outbound) -> Step:
+    touches = (*rec.touches, ev.at)
+    new = dataclasses.replace(rec, touches=touches, state=State.WAITING, pending_step=None)
+    what = "ghostwatch draft sent" if ev.gw_key else "consultant's own follow-up"
+    return new, (), f"touch {len(touches) - 1}: {what}"
+
+
+def _replied(rec: Record, ev: HumanReply) -> Step:
+    hours = _hours(ev.at - rec.last_touch_at)
+    rec = dataclasses.replace(rec, reply_latencies_hours=(*rec.reply_latencies_hours, hours))
+    where = "in the thread" if ev.in_thread else "in a new thread"
+    return _end(rec, State.REPLIED, ev.at, f"human reply from {ev.sender} {where}")
+
+
+def _out_of_office(rec: Record, ev: AutoReply, ctx: Context) -> Step:
+    if ev.return_date is not None:
+        local = datetime.combine(ev.return_date, time(0), tzinfo=ZoneInfo(ctx.calendar.timezone))
+        until = ctx.calendar.next_working_instant(local)
+        why = f"out of office until {ev.return_date.isoformat()}"
+    else:
+        until = ctx.calendar.add(ev.at, ctx.playbook.ooo_default).at
+        why = f"out of office, no return date: ooo_default {ctx.playbook.ooo_default}"
+    latest = max(until, rec.deferred_until) if rec.deferred_until else until
+    new = dataclasses.replace(rec, deferred_until=latest)
+    return new, (), f"{why}; next step not before {latest.isoformat()}"
+
+
+def _resumed(rec: Record) -> Step:
+    if rec.state is not State.STOPPED:
+        return rec, (), "resume: the sequence was not stopped"
+    new = dataclasses.replace(rec, state=State.WAITING, ended_at=None, outcome_reason="")
+    return new, (), "resumed"
+
+
+def _draft_written(rec: Record, ev: DraftWritten) -> Step:
+    new = dataclasses.replace(
+        rec, state=State.DRAFT_PENDING, pending_step=ev.step, drafts_written=rec.drafts_written + 1
+    )
+    return new, (), f"draft for step {ev.step} written"
+
+
+def _draft_gone(rec: Record, ev: DraftGone, ctx: Context) -> Step:
+    if rec.pending_step != ev.step:
+        return rec, (), f"draft for step {ev.step} left Drafts after it was sent"
+    if ctx.on_draft_deleted == "stop":
+        return _end(rec, State.STOPPED, ev.at, f"draft for step {ev.step} deleted unsent")
+    new = dataclasses.replace(
+        rec, state=State.WAITING, pending_step=None, skipped=(*rec.skipped, ev.step)
+    )
+    return new, (), f"draft for step {ev.step} deleted unsent: step skipped"
+
+
 def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
     what = " ".join(p for p in (ev.reason, ev.status) if p)
     match bounce_family(ev):
         case "gone":
-            rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
-            new, intents, line = _end(
-                rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip()
-            )
-            dead = WriteReminder(
-                step=0, kind="dead_address", at=ctx.calendar.next_working_instant(ev.at)
-            )
-            return new, (*intents, dead), line
+            return _address_gone(rec, ev, ctx, what)
         case "rejected" | "mailbox" as kind:
             new = dataclasses.replace(
                 rec,
@@ -217,6 +218,14 @@ def _bounced(rec: Record, ev: Bounced, ctx: Context) -> Step:
             return new, (), f"{why}, next steps by call or message"
     new = dataclasses.replace(rec, soft_bounces=rec.soft_bounces + 1)
     return new, (), f"soft bounce {what}: noted, schedule continues"
+
+
+def _address_gone(rec: Record, ev: Bounced, ctx: Context, what: str) -> Step:
+    """A hard bounce ends the sequence; a reminder says the address is dead."""
+    rec = dataclasses.replace(rec, red_flags=_add_flag(rec.red_flags, "hard_bounce"))
+    new, intents, line = _end(rec, State.UNDELIVERABLE, ev.at, f"hard bounce {what}".strip())
+    at = ctx.calendar.next_working_instant(ev.at)
+    return new, (*intents, WriteReminder(step=0, kind="dead_address", at=at)), line
 
 
 def bounce_family(ev: Bounced) -> str:
@@ -235,108 +244,54 @@ def _add_flag(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:
     return flags if flag in flags else (*flags, flag)
 
 
-def next_action(rec: Record, ctx: Context) -> NextAction:
-    """The next thing the playbook will do for this record, and when."""
-    if not rec.state.open:
-        return NextAction("none", None, None)
-    if rec.call_instead and rec.call_since is not None:
-        # Email to them is refused: one call/message reminder, and the thread waits for them.
-        at = ctx.calendar.next_working_instant(rec.call_since)
-        step = min(rec.steps_done + 1, ctx.step_count)
-        return NextAction("call", step, at, (f"bounce {rec.call_instead}: call or message",))
-    if rec.pending_step is not None:
-        return NextAction("wait_for_draft", rec.pending_step, None)
-    if rec.steps_passed >= ctx.step_count:
-        due = ctx.calendar.add(rec.last_touch_at, ctx.playbook.close_after)
-        trace = (f"all {ctx.step_count} steps done; close_after {ctx.playbook.close_after}",)
-        return NextAction("close", None, due.at, trace + due.trace)
-    index = rec.steps_passed
-    due = step_due(ctx.playbook, ctx.calendar, rec.started_at, index, rec.last_touch_at)
-    at, trace = due.at, due.trace
-    if rec.deferred_until is not None and rec.deferred_until > at:
-        at = rec.deferred_until
-        trace = (*trace, f"out of office: moved to {at.isoformat()}")
-    if ctx.away:
-        at, why = shift_for_away(at, ctx.away, ctx.calendar, since=rec.started_at)
-        if why:
-            trace = (*trace, why)
-    return NextAction("draft", index + 1, at, trace)
-
-
-def _playbook_end(rec: Record, ctx: Context) -> datetime:
-    """When the whole playbook would have ended had nothing been done since the start."""
-    last = step_due(ctx.playbook, ctx.calendar, rec.started_at, ctx.step_count - 1, None).at
-    return ctx.calendar.add(last, ctx.playbook.close_after).at
-
-
 def advance(rec: Record, now: datetime, ctx: Context) -> Step:
     """Time passes: close ghosted sequences, emit the draft that is due."""
     if not rec.state.open:
         return rec, (), ""
     nxt = next_action(rec, ctx)
     if nxt.action == "close" and nxt.due is not None and nxt.due <= now:
-        new, intents, line = _end(
-            rec, State.GHOSTED, nxt.due, f"no answer {ctx.playbook.close_after} after the last step"
-        )
-        return new, intents, line
-    if (
-        nxt.action == "draft"
-        and rec.drafts_written == 0
-        and rec.pending_step is None
-        and _playbook_end(rec, ctx) <= min(rec.first_seen, now)
-    ):
-        # Only once the replay has reached the playbook's end: history older than
-        # that (a reply, a meeting, a bounce) is applied first and decides instead.
-        new = dataclasses.replace(rec, backfilled=True)
-        return _end(
-            new,
-            State.GHOSTED,
-            _playbook_end(rec, ctx),
-            "whole playbook already in the past when first seen",
-        )
-    rec, missed = _skip_missed(rec, now, ctx)
+        why = f"no answer {ctx.playbook.close_after} after the last step"
+        return _end(rec, State.GHOSTED, nxt.due, why)
+    if nxt.action == "draft":
+        backfilled = _backfilled(rec, now, ctx)
+        if backfilled is not None:
+            return backfilled
+    rec, missed = skip_missed(rec, now, ctx)
     if missed:
         nxt = next_action(rec, ctx)
-    line = missed
-    if nxt.action == "call" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
+    return _due_now(rec, nxt, now, ctx, missed)
+
+
+def _backfilled(rec: Record, now: datetime, ctx: Context) -> Step | None:
+    """A thread first seen after its whole playbook had run out ends ghosted, no draft written.
+
+    Only once the replay has reached the playbook's end: history older than
+    that (a reply, a meeting, a bounce) is applied first and decides instead.
+    """
+    if rec.drafts_written != 0 or rec.pending_step is not None:
+        return None
+    end = playbook_end(rec, ctx)
+    if end > min(rec.first_seen, now):
+        return None
+    new = dataclasses.replace(rec, backfilled=True)
+    return _end(new, State.GHOSTED, end, "whole playbook already in the past when first seen")
+
+
+def _due_now(rec: Record, nxt: NextAction, now: datetime, ctx: Context, line: str) -> Step:
+    """The call reminder, or the draft with its reminder, once the next action is due."""
+    if nxt.due is None or nxt.due > now or nxt.step is None:
+        return rec, (), line
+    if nxt.action == "call":
         kind = "mailbox" if family(rec.call_instead) == "mailbox" else "rejected"
         call = WriteReminder(step=nxt.step, kind=kind, at=nxt.due)
         return rec, (call,), line or f"call or message instead of mail since {nxt.due.isoformat()}"
-    if nxt.action == "draft" and nxt.due is not None and nxt.due <= now and nxt.step is not None:
-        intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
-        kind = REMINDER_KIND.get(nxt.step) if nxt.step > 1 else None
-        if nxt.step == ctx.step_count and ctx.step_count >= 2:
-            kind = "final"
-        if kind:
-            intents.append(WriteReminder(step=nxt.step, kind=kind, at=nxt.due))
-        line = line or f"step {nxt.step} due since {nxt.due.isoformat()}"
-        return rec, tuple(intents), line
-    return rec, (), line
-
-
-def _skip_missed(rec: Record, now: datetime, ctx: Context) -> tuple[Record, str]:
-    """Steps whose time had passed before ghostwatch first saw the thread are not drafted.
-
-    When a later step too was already due at first sight, the earlier ones are
-    skipped: the thread gets the step its schedule has reached, never a row of
-    back-dated ones.
-    """
-    horizon = min(rec.first_seen, now)
-    skipped: list[int] = []
-    while True:
-        nxt = next_action(rec, ctx)
-        if nxt.action != "draft" or nxt.step is None or nxt.step >= ctx.step_count:
-            break
-        trial = dataclasses.replace(rec, skipped=(*rec.skipped, nxt.step))
-        after = next_action(trial, ctx)
-        if after.due is None or after.due > horizon:
-            break
-        rec = trial
-        skipped.append(nxt.step)
-    if not skipped:
-        return rec, ""
-    steps = ", ".join(str(n) for n in skipped)
-    return rec, f"step(s) {steps} fell due before ghostwatch first saw the thread: not drafted"
+    if nxt.action != "draft":
+        return rec, (), line
+    intents: list[Intent] = [WriteDraft(step=nxt.step, due=nxt.due, trace=nxt.trace)]
+    kind = ctx.playbook.reminder_kind(nxt.step)
+    if kind:
+        intents.append(WriteReminder(step=nxt.step, kind=kind, at=nxt.due))
+    return rec, tuple(intents), line or f"step {nxt.step} due since {nxt.due.isoformat()}"
 
 
 def risk(rec: Record, now: datetime, ctx: Context) -> Risk:

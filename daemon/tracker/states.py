@@ -49,7 +49,12 @@ class State(enum.StrEnum):
 
     @property
     def open(self) -> bool:
-        return self in (State.WAITING, State.DRAFT_PENDING)
+        return self in OPEN_STATES
+
+
+# Tuples of members, for queries over stored rows: the stored text is the value.
+OPEN_STATES = (State.WAITING, State.DRAFT_PENDING)
+ENDED_STATES = (State.REPLIED, State.MET, State.GHOSTED, State.UNDELIVERABLE, State.STOPPED)
 
 
 class Risk(enum.StrEnum):

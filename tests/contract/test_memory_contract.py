@@ -12,7 +12,9 @@ import pytest
 from connectors import ical
 from connectors.base import CalendarSink, CalendarSource
 from connectors.errors import CursorExpired, Transient
-from connectors.memory import MemoryCalendar, MemoryDrafts, MemoryMailbox, raw_message
+from connectors.memory import MemoryMailbox, raw_message
+from connectors.memory_calendar import MemoryCalendar
+from connectors.memory_drafts import MemoryDrafts
 from connectors.model import CalendarEvent, DraftRef, MailMessage
 from tests.contract.calendar_suite import SINCE, CalendarContract
 from tests.contract.draft_sink_suite import DraftSinkContract, make_spec

@@ -15,7 +15,7 @@ from icalendar import Calendar
 import daemon.decide.replay as decide_module
 from connectors.vdir import Settings, VdirCalendar
 from daemon.act.reminders import remove_ended, write_reminders
-from daemon.config.settings import load_config
+from daemon.config.loader import load_config
 from daemon.db.calendar_tables import CalendarEntry, Reminder
 from daemon.db.tables import Base
 from daemon.decide.calendar_signals import calendar_events_for

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from daemon.tracker.policy import BusinessCalendar, parse_duration
+from daemon.tracker.business_calendar import BusinessCalendar
+from daemon.tracker.policy import parse_duration
 from tests.e2e.imap_desk import LI, ImapDesk, mail, running_dovecot
 from tests.e2e.test_dovecot_cli import dsn
 from tests.servers.dovecot import Dovecot

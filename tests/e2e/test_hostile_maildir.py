@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from connectors.headers import decode_words
+from connectors.header_text import decode_words
 from daemon.demo import mail as sample
 from tests.e2e.conftest import Desk
 

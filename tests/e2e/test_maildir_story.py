@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from email.message import Message
 
-from connectors.headers import decode_words
+from connectors.header_text import decode_words
 from daemon.demo import mail as sample
 from tests.e2e.conftest import Desk
 

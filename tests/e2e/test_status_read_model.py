@@ -32,7 +32,7 @@ from daemon.cli.present import (
     print_status,
     status_json,
 )
-from daemon.config.settings import load_config
+from daemon.config.loader import load_config
 from daemon.db.tables import Account
 from daemon.decide import replay
 from daemon.decide.status_row import StatusRow

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from connectors.compose import build_draft
 from connectors.errors import Permanent
-from connectors.headers import parse_addresses, parse_header_block, split_header_block
+from connectors.header_split import split_header_block
+from connectors.header_values import parse_addresses
+from connectors.headers import parse_header_block
 from connectors.model import Address, DraftSpec
-from daemon.act.render import salutation
+from daemon.act.wording import salutation
 from tests.fuzz.strategies import (
     BIDI,
     FUZZ,

@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connectors.headers import parse_addresses
+from connectors.header_values import parse_addresses
 from daemon.cli.main import main
 from daemon.demo import mail as sample
 from tests.e2e.conftest import CONFIG

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import connectors
-from daemon.config.settings import load_config
+from daemon.config.loader import load_config
 from daemon.demo import mail as sample
 from daemon.runtime.lock import acquire
 from daemon.runtime.service import Service, shifted_clock

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.addresses import read_address_list
-from connectors.headers import parse_address_field, parse_header_block
+from connectors.header_values import parse_address_field
+from connectors.headers import parse_header_block
 from daemon.classify.message import first_address
 
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.tracker.away import Away, Handoff, away_periods, handoff, is_absence, shift_for_away
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
-from daemon.tracker.policy import BusinessCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 ME = "li.lei@hunter.example"

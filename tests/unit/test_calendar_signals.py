@@ -12,7 +12,7 @@ import pytest
 
 from connectors.errors import CursorExpired
 from connectors.ical import parse_imip_reply
-from connectors.memory import MemoryCalendar
+from connectors.memory_calendar import MemoryCalendar
 from connectors.model import Address, CalendarChanges, CalendarEvent
 from daemon.db.calendar_tables import CalendarEntry
 from daemon.db.engine import Store
@@ -24,9 +24,10 @@ from daemon.decide.calendar_signals import (
     mentioned_addresses,
 )
 from daemon.ingest.calendar import load_answers, load_entries, record_answers, sync_calendar
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, replay
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import Event, Meeting, Outbound, RedFlag, State
 
 SH = ZoneInfo("Asia/Shanghai")

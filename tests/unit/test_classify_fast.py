@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from connectors.headers import MAX_HEADER_VALUE, clean_text, decode_words, split_header_block
+from connectors.header_split import MAX_HEADER_VALUE, split_header_block
+from connectors.header_text import clean_text, decode_words
 from daemon import classify
 from daemon.classify import HEADER_PASS_FIELDS, autoreply, bounce, bulk
 from daemon.classify.evidence import RARE_HEADERS, Evidence, gather

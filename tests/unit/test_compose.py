@@ -10,7 +10,8 @@ import pytest
 
 from connectors.compose import build_draft, content_hash, reply_subject
 from connectors.errors import Permanent
-from connectors.headers import parse_header_block, split_header_block
+from connectors.header_split import split_header_block
+from connectors.headers import parse_header_block
 from connectors.model import Address, DraftSpec
 
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=UTC)

@@ -16,19 +16,17 @@ import pytest
 import connectors
 from connectors.base import MailConnector
 from connectors.secrets import SecretSource
+from daemon.config.loader import load_config, parse_config
+from daemon.config.schema import ConfigError, Problem
 from daemon.config.settings import (
     AccountConfig,
     Config,
-    ConfigError,
     ConnectorConfig,
     DaemonConfig,
     PolicyConfig,
-    Problem,
     config_keys,
     default_config_path,
     example_config_text,
-    load_config,
-    parse_config,
 )
 from daemon.tracker.policy import Duration, Playbook, Rule, RuleMatch, Unit, parse_duration
 

@@ -51,7 +51,7 @@ def test_the_memory_mailbox_keeps_the_case_of_title_and_company() -> None:
 def test_the_maildir_header_keeps_case_spaces_and_encoded_text() -> None:
     from email.header import Header
 
-    from connectors.headers import parse_tags
+    from connectors.header_values import parse_tags
 
     encoded = Header("gw:company:示例科技集团, gw:title:Senior PM", "utf-8").encode()
     assert "=?utf-8?" in encoded

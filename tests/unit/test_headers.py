@@ -11,19 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import headers
+from connectors import header_split, header_values, headers
 from connectors.addresses import read_address_list
-from connectors.headers import (
-    MAX_HEADER_VALUE,
-    clean_text,
-    codec_for,
-    decode_words,
-    parse_addresses,
-    parse_date,
-    parse_header_block,
-    parse_tags,
-    split_header_block,
-)
+from connectors.header_split import MAX_HEADER_VALUE, split_header_block
+from connectors.header_text import clean_text, codec_for, decode_words
+from connectors.header_values import parse_addresses, parse_date, parse_tags
+from connectors.headers import parse_header_block
 from connectors.model import Address
 
 
@@ -282,13 +275,13 @@ def test_text_fast_path_splits_like_the_byte_path(
         f"{name}:{value}\r\n" for name, value in fields
     )
     for raw in (text.encode("utf-8"), text.encode("utf-8", "replace")[:40]):
-        block = headers._header_bytes(raw)
-        assert split_header_block(raw) == headers._split_bytes(block)
+        block = header_split._header_bytes(raw)
+        assert split_header_block(raw) == header_split._split_bytes(block)
 
 
 def test_long_utf8_block_keeps_the_byte_cap() -> None:
     raw = ("Subject: " + "王" * 9000 + "\r\n" + "\r\n".join([" 续"] * 3) + "\r\n").encode()
-    assert split_header_block(raw) == headers._split_bytes(headers._header_bytes(raw))
+    assert split_header_block(raw) == header_split._split_bytes(header_split._header_bytes(raw))
 
 
 _ZONES = st.sampled_from(["+0000", "+0800", "-0500", "-0000", "+0960", "+2400", "-1130"])
@@ -422,15 +415,15 @@ def _blocks() -> st.SearchStrategy[bytes]:
 @settings(max_examples=300)
 @given(_blocks())
 def test_read_fields_split_like_the_line_loop(raw: bytes) -> None:
-    block = headers._header_bytes(raw)
-    want = {k: v for k, v in headers._split_bytes(block).items() if k in headers._READ_FIELDS}
-    assert headers._split(raw, headers._READ_FIELDS) == want
-    assert split_header_block(raw) == headers._split_bytes(block)
+    block = header_split._header_bytes(raw)
+    want = {k: v for k, v in header_split._split_bytes(block).items() if k in headers._READ_FIELDS}
+    assert header_split._split(raw, headers._READ_FIELDS) == want
+    assert split_header_block(raw) == header_split._split_bytes(block)
 
 
 def _reference_parse(raw: bytes) -> tuple[object, ...]:
     """parse_header_block as it was before its fast paths, on the general helpers."""
-    fields = headers._split_bytes(headers._header_bytes(raw))
+    fields = header_split._split_bytes(header_split._header_bytes(raw))
 
     def first(name: str) -> str | None:
         values = fields.get(name)
@@ -438,9 +431,9 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
 
     problems: list[str] = []
     raw_id = first("message-id")
-    ids = headers.parse_msgids(raw_id)
+    ids = header_values.parse_msgids(raw_id)
     message_id = ids[0] if ids else None
-    if message_id is None and raw_id and headers._BARE_MSGID.fullmatch(raw_id.strip()):
+    if message_id is None and raw_id and header_values.BARE_MSGID.fullmatch(raw_id.strip()):
         message_id = raw_id.strip()
         problems.append("Message-ID without angle brackets")
     elif message_id is None:
@@ -449,7 +442,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
     date = parse_date(raw_date)
     if date is None:
         problems.append("no Date" if raw_date is None else f"unparsable Date {raw_date[:60]!r}")
-    in_reply = headers.parse_msgids(first("in-reply-to"))
+    in_reply = header_values.parse_msgids(first("in-reply-to"))
 
     def addresses(name: str) -> tuple[Address, ...]:
         # The general reader alone (connectors.addresses), never the simple-list fast path.
@@ -471,7 +464,7 @@ def _reference_parse(raw: bytes) -> tuple[object, ...]:
     return (
         message_id,
         in_reply[0] if in_reply else None,
-        headers.parse_msgids(" ".join(fields.get("references", []))),
+        header_values.parse_msgids(" ".join(fields.get("references", []))),
         clean_text(decode_words(first("subject") or "")),
         senders[0] if senders else None,
         to,
@@ -507,19 +500,20 @@ def test_single_encoded_word_decodes_like_a_word_in_text(word: str) -> None:
 
 @given(st.one_of(_HEADER_TEXT, _WORDS))
 def test_display_text_is_clean_decoded_text(value: str) -> None:
-    assert headers._display_text(value) == clean_text(decode_words(value))
+    assert header_values.display_text(value) == clean_text(decode_words(value))
 
 
 def test_decoded_results_are_cached_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(headers, "_CACHE_SIZE", 3)
-    monkeypatch.setattr(headers, "_ADDRESS_CACHE", {})
-    monkeypatch.setattr(headers, "_TEXT_CACHE", {})
+    monkeypatch.setattr(header_values, "_CACHE_SIZE", 3)
+    monkeypatch.setattr(header_values, "_ADDRESS_CACHE", {})
+    monkeypatch.setattr(header_values, "_TEXT_CACHE", {})
     values = [f"=?utf-8?B?546L6Iqz?= <w{i}@x.org>" for i in range(5)]
-    first = headers._cached_addresses([values[0]], "To")
+    first = header_values.cached_addresses([values[0]], "To")
     assert first.addresses == parse_addresses([values[0]])
-    assert headers._cached_addresses([values[0]], "To") is first  # contacts repeat: decoded once
+    # contacts repeat: decoded once
+    assert header_values.cached_addresses([values[0]], "To") is first
     for value in values:
-        headers._cached_addresses([value], "To")
-    assert [v for _, v in headers._ADDRESS_CACHE] == values[2:]  # the oldest went first
-    assert headers._cached_addresses(values[:2], "To").addresses == parse_addresses(values[:2])
-    assert len(headers._TEXT_CACHE) == 1  # one display name, however many addresses
+        header_values.cached_addresses([value], "To")
+    assert [v for _, v in header_values._ADDRESS_CACHE] == values[2:]  # the oldest went first
+    assert header_values.cached_addresses(values[:2], "To").addresses == parse_addresses(values[:2])
+    assert len(header_values._TEXT_CACHE) == 1  # one display name, however many addresses

@@ -9,17 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.tracker.policy import (
+from daemon.tracker.business_calendar import (
     BusinessCalendar,
     DueTime,
-    Duration,
-    Playbook,
-    Unit,
     due_times,
-    parse_duration,
     parse_working_hours,
     step_due,
 )
+from daemon.tracker.policy import Duration, Playbook, Unit, parse_duration
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -71,7 +71,7 @@ ME_ADDR = "li.lei@hunter.example"
 
 
 def test_a_draft_to_several_people_greets_them_all() -> None:
-    from daemon.act.render import salutation
+    from daemon.act.wording import salutation
 
     assert salutation("Carl Diaz", "en", ("Dana Wu",)) == "Hi Carl and Dana,"
     assert salutation("Carl Diaz", "en", ("Dana Wu", "Dr. Eve Ng")) == "Hi Carl, Dana and Dr. Ng,"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.errors import Transient
-from connectors.memory import MemoryCalendar
+from connectors.memory_calendar import MemoryCalendar
 from connectors.model import Address, CalendarEvent
 from daemon.act.reminders import (
     ReminderReport,
@@ -26,8 +26,9 @@ from daemon.db.engine import Store
 from daemon.db.tables import Account, Base, Draft, Thread
 from daemon.decide.replay import Decision
 from daemon.decide.timeline import MsgView, ThreadFacts
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import (
     Bounced,
     DraftWritten,

@@ -16,8 +16,8 @@ from daemon.act.render import (
     check_templates,
     render_reminder,
     render_step,
-    salutation,
 )
+from daemon.act.wording import salutation
 from daemon.tracker.policy import Playbook, Rule, RuleMatch, parse_duration, resolve_playbook
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,13 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.tracker.business_calendar import BusinessCalendar, due_times
 from daemon.tracker.policy import (
-    BusinessCalendar,
     Playbook,
     Rule,
     RuleMatch,
     clean_detail,
-    due_times,
     parse_duration,
     resolve_playbook,
     rule_matches,

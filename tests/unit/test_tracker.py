@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, next_action, replay, risk
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import (
     AutoReply,
     Bounced,

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, replay
-from daemon.tracker.policy import BusinessCalendar, Playbook, parse_duration
+from daemon.tracker.policy import Playbook, parse_duration
 from daemon.tracker.states import (
     AutoReply,
     Bounced,
