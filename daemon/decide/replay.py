@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.config.identity import Identity
@@ -43,7 +43,7 @@ from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.calendar_entry import EntryView
 from daemon.tracker.machine import Context, Run, next_action, replay, risk
 from daemon.tracker.policy import Duration, Playbook, Rule, resolve_playbook
-from daemon.tracker.states import OPEN_STATES, NextAction, Outbound, Risk
+from daemon.tracker.states import OPEN_STATES, NextAction, Outbound, Risk, State
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,28 @@ def threads_to_decide(s: Session, acct: int, *, everything: bool) -> list[int]:
         SequenceRow.account_id == acct, SequenceRow.state.in_(OPEN_STATES)
     )
     query = select(Thread.id).where(
-        Thread.account_id == acct, or_(Thread.dirty.is_(True), Thread.id.in_(open_threads))
+        Thread.account_id == acct,
+        or_(
+            Thread.dirty.is_(True),
+            Thread.id.in_(open_threads),
+            Thread.id.in_(_returning(acct)),
+        ),
     )
     return list(s.scalars(query.order_by(Thread.id)))
+
+
+def _returning(acct: int) -> Select[tuple[int | None]]:
+    """Ended threads whose contact wrote in a changed thread: a contact who returns in a
+    new thread revives the old one (issue 8.2), which ingest did not mark changed."""
+    changed = select(Thread.id).where(Thread.account_id == acct, Thread.dirty.is_(True))
+    writers = select(Message.sender_addr).where(
+        Message.account_id == acct, Message.direction == "in", Message.thread_id.in_(changed)
+    )
+    return select(SequenceRow.thread_id).where(
+        SequenceRow.account_id == acct,
+        SequenceRow.state.in_((State.GHOSTED, State.STOPPED)),
+        SequenceRow.contact_addr.in_(writers),
+    )
 
 
 def _chunks(items: Sequence[int], size: int = 400) -> Iterable[Sequence[int]]:

@@ -274,3 +274,23 @@ def test_first_scan_gives_history_its_true_outcomes_and_a_late_reply_revives(
     (case,) = [c for c in report["cases"] if c["contact"] == SILENT[1]]
     assert case["outcome_history"] == ["ghosted", "returned"]
     assert desk.keys() == keys  # still no draft for the old threads
+
+
+def test_a_ghosted_contact_writing_a_new_thread_is_recorded_as_a_return(
+    history: History,
+) -> None:
+    """The daemon's stored case, not only a replay: the old thread is decided again when
+    its contact writes anywhere (issue 8.2, "in the thread or a new one")."""
+    h, desk = history, history.desk
+    once_process(h, h.now)
+    reply_at = (
+        h.now + timedelta(hours=1)
+        if h.fixed
+        else datetime.now(SH).replace(microsecond=0) - timedelta(seconds=5)
+    )  # type: ignore[attr-defined]
+    desk.append("INBOX", mail(SILENT, LI, "Still looking?", iso(reply_at), "r9@c"))
+    later = reply_at + timedelta(hours=1)
+    once_process(h, later)
+    report = json.loads(desk.ok("report", "--format", "json", now=when(h, later)))
+    (case,) = [c for c in report["cases"] if c["contact"] == SILENT[1]]
+    assert case["outcome_history"] == ["ghosted", "returned"]
