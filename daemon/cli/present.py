@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from connectors.headers import UNTRACKABLE
 from daemon.db.tables import Draft
 from daemon.decide.replay import Decision
-from daemon.decide.timeline import RECEIPT_USED, MsgView
+from daemon.decide.views import RECEIPT_USED, MsgView
 from daemon.ingest.reused_ids import REUSED_ID
 from daemon.tracker.machine import returned_days
 from daemon.tracker.policy import Playbook
