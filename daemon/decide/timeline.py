@@ -9,7 +9,6 @@ event list the tracker replays.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -45,59 +44,108 @@ def events_for(
     consultant first wrote in them (a reply there answers that outreach).
     """
     contacts = set(thread_facts.addresses)
+    drafts = list(drafts)
+    events = _draft_events(drafts) + _sent_elsewhere(drafts, thread)
+    events += _thread_events(thread, thread_facts, contacts, me, drafts)
+    seen_ids = {m.message_id or m.ref for m in thread}
+    events += _elsewhere_events(elsewhere, seen_ids, contacts, me, outreach_elsewhere or {})
+    return events + _stop_events(thread, list(controls), thread_facts)
+
+
+def _draft_events(drafts: Iterable[DraftView]) -> list[Event]:
+    """When ghostwatch wrote each draft, and when one left Drafts unsent."""
     events: list[Event] = []
-    seen_ids: set[str] = set()
-    written = {d.key: d.written_at for d in drafts if d.written_at is not None}
     for d in drafts:
         if d.written_at is not None:
             events.append(DraftWritten(at=d.written_at, step=d.step, sequence_id=d.sequence_id))
         if d.state == "deleted" and d.resolved_at is not None:
             events.append(DraftGone(at=d.resolved_at, step=d.step, sequence_id=d.sequence_id))
+    return events
+
+
+def _sent_elsewhere(drafts: Iterable[DraftView], thread: Sequence[MsgView]) -> list[Event]:
+    """Drafts sent from another mailbox (a backup's) or never filed in our Sent: still
+    touches."""
     in_thread = {m.gw_key for m in thread if m.gw_key}
+    events: list[Event] = []
     for d in drafts:
         sent_here = d.written_at is not None and any(
             m.direction == "out" and m.at >= d.written_at - timedelta(minutes=5) for m in thread
         )
         if d.state == "sent" and d.key not in in_thread and not sent_here and d.resolved_at:
-            # Sent from another mailbox (a backup's) or never filed in our Sent: still a touch.
             events.append(Outbound(at=d.resolved_at, ref=f"draft:{d.key}", gw_key=d.key))
+    return events
+
+
+def _thread_events(
+    thread: Sequence[MsgView],
+    tf: ThreadFacts,
+    contacts: set[str],
+    me: Identity,
+    drafts: Iterable[DraftView],
+) -> list[Event]:
+    """The touches and answers among the thread's own messages."""
+    written = {d.key: d.written_at for d in drafts if d.written_at is not None}
+    events: list[Event] = []
     for msg in thread:
-        seen_ids.add(msg.message_id or msg.ref)
         if msg.direction == "out":
-            if _touches(msg, thread_facts, contacts, me):
-                at = msg.at
-                drafted = written.get(msg.gw_key or "")
-                if drafted is not None and at <= drafted:
-                    # Some clients keep the draft's own Date when sending it.
-                    at = drafted + timedelta(seconds=1)
-                events.append(Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at))
+            if _touches(msg, tf, contacts, me):
+                events.append(_outbound(msg, written))
             continue
-        event = _inbound_event(msg, me, contacts, in_thread=True, only=thread_facts.separate)
+        event = _inbound_event(msg, me, contacts, in_thread=True, only=tf.separate)
         if event is not None:
             events.append(event)
+    return events
+
+
+def _outbound(msg: MsgView, written: Mapping[str, datetime]) -> Outbound:
+    at = msg.at
+    drafted = written.get(msg.gw_key or "")
+    if drafted is not None and at <= drafted:
+        # Some clients keep the draft's own Date when sending it.
+        at = drafted + timedelta(seconds=1)
+    return Outbound(at=at, ref=msg.ref, gw_key=msg.gw_key, seen_at=msg.seen_at)
+
+
+def _elsewhere_events(
+    elsewhere: Iterable[MsgView],
+    seen_ids: set[str],
+    contacts: set[str],
+    me: Identity,
+    outreach_elsewhere: Mapping[int, datetime],
+) -> list[Event]:
+    """The contacts' messages in other threads (each RFC 5322 message once)."""
+    events: list[Event] = []
     for msg in elsewhere:
         if (msg.message_id or msg.ref) in seen_ids or msg.direction != "in":
             continue
         seen_ids.add(msg.message_id or msg.ref)
         event = _inbound_event(msg, me, contacts, in_thread=False)
-        started = (outreach_elsewhere or {}).get(msg.thread_id or -1)
+        started = outreach_elsewhere.get(msg.thread_id or -1)
         if isinstance(event, HumanReply) and started is not None and started < msg.at:
-            event = dataclasses.replace(event, answers_other=True)
+            event = replace(event, answers_other=True)
         if event is not None:
             events.append(event)
+    return events
+
+
+def _stop_events(
+    thread: Sequence[MsgView], controls: list[ControlView], tf: ThreadFacts
+) -> list[Event]:
+    """Stops by gw:stop tag and by `ghostwatch stop` / `resume` commands."""
+    events: list[Event] = []
     # The stop takes effect when ghostwatch read the tag, not when the tagged message was
     # written: a tag on the outreach itself would otherwise record no silence at all.
     stop_times = [max(m.at, m.seen_at or m.at) for m in thread if "gw:stop" in m.tags]
-    controls = list(controls)
     latest = max(controls, key=lambda c: c.at, default=None)
     if latest is not None and latest.action == "stop":
         # `ghostwatch stop` sets the tag too (for a rebuilt database); the control
         # knows the real time of the stop.
         stop_times = []
     if stop_times:
-        at = max(max(stop_times), thread_facts.first_outbound.at)
+        at = max(max(stop_times), tf.first_outbound.at)
         events.append(Stop(at=at, why="tag gw:stop on a message of the thread"))
-    for control in controls_for(controls, thread_facts):
+    for control in controls_for(controls, tf):
         if control.action == "stop":
             events.append(Stop(at=control.at, why="ghostwatch stop"))
         elif control.action == "resume":
