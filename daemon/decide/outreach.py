@@ -85,14 +85,7 @@ def outreach(messages: Sequence[MsgView], me: Identity, max_recipients: int = 10
     for msg in messages:
         if msg.direction != "out":
             continue
-        shared: dict[str, tuple[str, str, str]] = {}
-        for field_name, people in (("to", msg.to), ("cc", msg.cc)):
-            for addr, name in people:
-                if me.is_external(addr) or (tracked and not me.is_own(addr)):
-                    shared.setdefault(addr, (addr, name, field_name))
-                elif addr and field_name == "to":
-                    ignored.append(f"{addr}: {me.why_not_external(addr)}")
-        hidden = {a: n for a, n in msg.bcc if me.is_external(a) and a not in shared}
+        shared, hidden = _recipients(msg, me, tracked, ignored)
         count = len(shared) + len(hidden)
         if not count:
             continue
@@ -102,12 +95,6 @@ def outreach(messages: Sequence[MsgView], me: Identity, max_recipients: int = 10
                 f"a mass mailing: the outreach went to {count} external people "
                 f"(max_recipients = {max_recipients}), so it is not followed up",
             )
-        aliases = {
-            m.sender
-            for m in messages
-            if m.direction == "in" and m.kind == "human" and m.sender and me.is_external(m.sender)
-        }
-
         base = ThreadFacts(
             contact="",
             contact_name="",
@@ -118,31 +105,67 @@ def outreach(messages: Sequence[MsgView], me: Identity, max_recipients: int = 10
             first_outbound=msg,
             ignored_reasons=tuple(ignored),
         )
-        found: list[ThreadFacts] = []
-        if shared:
-            first_addr, first_name, _ = next(iter(shared.values()))
-            found.append(
-                replace(
-                    base,
-                    contact=first_addr,
-                    contact_name=first_name,
-                    aliases=frozenset(a for a in aliases - set(shared) if a),
-                    recipients=tuple(shared.values()),
-                    has_separate_siblings=bool(hidden),
-                )
-            )
-        for addr, name in hidden.items():
-            found.append(
-                replace(
-                    base,
-                    contact=addr,
-                    contact_name=name,
-                    recipients=((addr, name, "to"),),
-                    separate=True,
-                )
-            )
-        return Outreach(tuple(found))
+        return Outreach(_sequences(base, shared, hidden, _aliases(messages, me)))
     reason = "no outreach to an external contact"
     if ignored:
         reason += f" ({'; '.join(dict.fromkeys(ignored))})"
     return Outreach((), reason)
+
+
+def _recipients(
+    msg: MsgView, me: Identity, tracked: bool, ignored: list[str]
+) -> tuple[dict[str, tuple[str, str, str]], dict[str, str]]:
+    """An outbound message's external To/Cc (addr -> (addr, name, field)) and Bcc-only
+    recipients (addr -> name); To addresses left out are noted in `ignored`."""
+    shared: dict[str, tuple[str, str, str]] = {}
+    for field_name, people in (("to", msg.to), ("cc", msg.cc)):
+        for addr, name in people:
+            if me.is_external(addr) or (tracked and not me.is_own(addr)):
+                shared.setdefault(addr, (addr, name, field_name))
+            elif addr and field_name == "to":
+                ignored.append(f"{addr}: {me.why_not_external(addr)}")
+    hidden = {a: n for a, n in msg.bcc if me.is_external(a) and a not in shared}
+    return shared, hidden
+
+
+def _aliases(messages: Sequence[MsgView], me: Identity) -> set[str]:
+    """External senders of human mail in the thread: their answers count for the To/Cc
+    sequence."""
+    return {
+        m.sender
+        for m in messages
+        if m.direction == "in" and m.kind == "human" and m.sender and me.is_external(m.sender)
+    }
+
+
+def _sequences(
+    base: ThreadFacts,
+    shared: dict[str, tuple[str, str, str]],
+    hidden: dict[str, str],
+    aliases: set[str],
+) -> tuple[ThreadFacts, ...]:
+    """The To/Cc sequence (when there are To/Cc recipients), then one per Bcc recipient."""
+    found: list[ThreadFacts] = []
+    if shared:
+        first_addr, first_name, _ = next(iter(shared.values()))
+        found.append(
+            replace(
+                base,
+                contact=first_addr,
+                contact_name=first_name,
+                aliases=frozenset(a for a in aliases - set(shared) if a),
+                recipients=tuple(shared.values()),
+                has_separate_siblings=bool(hidden),
+            )
+        )
+    for addr, name in hidden.items():
+        found.append(
+            replace(
+                base,
+                contact=addr,
+                contact_name=name,
+                recipients=((addr, name, "to"),),
+                separate=True,
+            )
+        )
+    return tuple(found)
