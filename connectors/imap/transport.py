@@ -66,23 +66,9 @@ def open_socket(settings: Settings) -> IMAPClient:
 
 
 def _connect_socket(settings: Settings) -> IMAPClient:
-    timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
     host, port = settings.host, settings.port
     try:
-        if settings.security == "tls":
-            return IMAPClient(
-                host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout
-            )
-        if settings.security == "plain":
-            if not is_loopback(host):
-                raise ConfigProblem(
-                    f"security = 'plain' to {host} refused: the password would travel in clear",
-                    hint="use security = 'tls' (port 993) or 'starttls' (port 143)",
-                )
-            return IMAPClient(host, port, ssl=False, timeout=timeout)
-        client = IMAPClient(host, port, ssl=False, timeout=timeout)
-        _upgrade(client, settings)
-        return client
+        return _make_client(settings)
     except ssl.SSLCertVerificationError as exc:
         raise ConnectorError(
             f"the TLS certificate of {host} is not trusted ({exc.verify_message})",
@@ -96,6 +82,24 @@ def _connect_socket(settings: Settings) -> IMAPClient:
     except (OSError, imaplib.IMAP4.abort, EOFError) as exc:
         message, hint = network_problem(host, port, exc, usual_ports="993 = tls, 143 = starttls")
         raise ConnectionLost(message, hint=hint) from None
+
+
+def _make_client(settings: Settings) -> IMAPClient:
+    """The connection `security` asks for; plain text only to this machine."""
+    timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
+    host, port = settings.host, settings.port
+    if settings.security == "tls":
+        return IMAPClient(host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout)
+    if settings.security == "plain":
+        if not is_loopback(host):
+            raise ConfigProblem(
+                f"security = 'plain' to {host} refused: the password would travel in clear",
+                hint="use security = 'tls' (port 993) or 'starttls' (port 143)",
+            )
+        return IMAPClient(host, port, ssl=False, timeout=timeout)
+    client = IMAPClient(host, port, ssl=False, timeout=timeout)
+    _upgrade(client, settings)
+    return client
 
 
 def _upgrade(client: IMAPClient, settings: Settings) -> None:
