@@ -1,10 +1,12 @@
 """IMAP mail source: `Settings` for the config loader, `open_mailbox` for the daemon.
 
 Modules: settings (what the user configures), client (the wire, imapclient
-underneath), folders (which folder is Sent/Drafts/...), cursor (the opaque sync
-state), sync (one folder's incremental sync), normalize (FETCH rows -> records),
-source (ImapMailbox, the MailSource), idle (IMAP IDLE on a connection of its own,
-behind `ImapMailbox.wait_for_changes`), drafts (ImapDrafts, the DraftSink).
+underneath), transport (TLS/STARTTLS/keepalive under the wire), errors
+(ConnectionLost, CommandFailed), folders (which folder is Sent/Drafts/...),
+cursor (the opaque sync state), sync (one folder's incremental sync), normalize
+(FETCH rows -> records), source (ImapMailbox, the MailSource), idle (IMAP IDLE
+on a connection of its own, behind `ImapMailbox.wait_for_changes`), drafts
+(ImapDrafts, the DraftSink).
 
 Only `Settings` is imported with the package: the config loader needs it for
 every command, imapclient and the rest only the commands that reach the server.

@@ -1,4 +1,7 @@
-"""Thin wire wrapper over imapclient: connect safely, count commands, map errors.
+"""Thin wire wrapper over imapclient: log in, run commands, count them, map errors.
+
+The socket under it is opened by transport (TLS, STARTTLS, keepalive); the error
+kinds and their mapping are in errors.
 
 Everything protocol-specific that imapclient does not do the way we need lives
 here: UID FETCH over sequence-set ranges (imapclient 4 only takes explicit UID
@@ -10,78 +13,28 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import logging
 import re
-import socket
-import ssl
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import CapabilityError, LoginError
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
-from connectors.errors import (
-    AuthFailed,
-    ConfigProblem,
-    ConnectorError,
-    Transient,
-    Unsupported,
-    network_problem,
-)
+from connectors.errors import AuthFailed, ConnectorError, Transient
+from connectors.imap.errors import ConnectionLost, guard, short
 from connectors.imap.fetchparse import parse_fetches, read_tagged
 from connectors.imap.folders import ListedFolder
-from connectors.imap.settings import Settings, is_loopback
-
-log = logging.getLogger(__name__)
+from connectors.imap.settings import Settings
+from connectors.imap.transport import open_socket
 
 ACCOUNT = ""  # counter key for commands that belong to no folder (LOGIN, LIST, ID...)
 CLIENT_ID = {"name": "ghostwatch", "vendor": "ghostwatch", "version": "0.1"}
 
 # Response codes that say "try later", not "wrong password" (RFC 5530).
 _TRANSIENT_LOGIN = re.compile(rb"\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT|CONTACTADMIN)\]", re.I)
-
-
-class ConnectionLost(Transient):
-    """The connection dropped or timed out; the caller may reconnect and resume."""
-
-
-class CommandFailed(ConnectorError):
-    """The server answered NO/BAD to a command (folder gone, server bug...)."""
-
-
-def _guard(what: str) -> Any:
-    """Turn socket and protocol failures into our two error kinds, without server text
-    that might echo message content."""
-
-    def wrap(func: Any) -> Any:
-        def call(self: Wire, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return func(self, *args, **kwargs)
-            except (imaplib.IMAP4.abort, OSError, EOFError) as exc:
-                self.broken = True
-                raise ConnectionLost(f"{what}: connection lost ({type(exc).__name__})") from None
-            except imaplib.IMAP4.error as exc:
-                raise CommandFailed(f"{what}: server refused ({_short(exc)})") from None
-
-        return call
-
-    return wrap
-
-
-def _short(exc: BaseException) -> str:
-    return str(exc).replace("\r", " ").replace("\n", " ")[:120]
-
-
-def tls_context(settings: Settings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.ca_file)
-    if not settings.tls_verify:
-        log.warning("TLS certificate checks are off for %s (tls_verify = false)", settings.host)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class Wire:
@@ -103,7 +56,7 @@ class Wire:
 
     @classmethod
     def connect(cls, settings: Settings, password: str) -> Wire:
-        wire = cls(_open_socket(settings))
+        wire = cls(open_socket(settings))
         try:
             wire._login(settings, password)
         except BaseException:
@@ -130,7 +83,7 @@ class Wire:
             raise ConnectionLost(f"login: connection lost ({type(exc).__name__})") from None
         self._after_login()
 
-    @_guard("capabilities")
+    @guard("capabilities")
     def _after_login(self) -> None:
         if "CAPABILITY" not in self._client._imap.untagged_responses:
             self.counts[ACCOUNT] += 1  # the login response did not carry them: one more command
@@ -166,7 +119,7 @@ class Wire:
 
     # commands ----------------------------------------------------------------------
 
-    @_guard("LIST")
+    @guard("LIST")
     def list_folders(self) -> list[ListedFolder]:
         self.counts[ACCOUNT] += 1
         rows = self._client.list_folders()
@@ -183,7 +136,7 @@ class Wire:
             )
         return result
 
-    @_guard("STATUS")
+    @guard("STATUS")
     def status(self, folder: str, items: Sequence[str]) -> dict[str, int]:
         if self.selected == folder:
             # Dovecot answers STATUS on the selected folder from the session's
@@ -193,7 +146,7 @@ class Wire:
         raw = self._client.folder_status(folder, list(items))
         return {k.decode().upper(): int(v) for k, v in raw.items()}
 
-    @_guard("EXAMINE")
+    @guard("EXAMINE")
     def examine(self, folder: str) -> dict[str, int]:
         self.counts[folder] += 1
         self.selected = self.watching = None
@@ -205,7 +158,7 @@ class Wire:
             if isinstance(v, int) and not isinstance(v, bool)
         }
 
-    @_guard("SELECT")
+    @guard("SELECT")
     def select(self, folder: str) -> int:
         """Select `folder` read-write (for STORE); its UIDVALIDITY."""
         self.counts[folder] += 1
@@ -214,7 +167,7 @@ class Wire:
         self.selected = folder
         return int(raw.get(b"UIDVALIDITY", -1))
 
-    @_guard("UID STORE")
+    @guard("UID STORE")
     def set_keyword(self, folder: str, uid: int, keyword: str, *, on: bool) -> None:
         self._require(folder)
         self.counts[folder] += 1
@@ -222,7 +175,7 @@ class Wire:
         change = self._client.add_flags if on else self._client.remove_flags
         change([uid], [keyword.encode("ascii")], silent=True)
 
-    @_guard("UID SEARCH")
+    @guard("UID SEARCH")
     def search(self, folder: str, criteria: Sequence[str | date]) -> list[int]:
         self._require(folder)
         self.counts[folder] += 1
@@ -239,7 +192,7 @@ class Wire:
         """UID FETCH over a sequence-set; returns (uid -> items, VANISHED UIDs)."""
         return self.fetch_answer(self.fetch_send(folder, uid_set, items, modifiers))
 
-    @_guard("UID FETCH")
+    @guard("UID FETCH")
     def fetch_send(
         self,
         folder: str,
@@ -264,14 +217,14 @@ class Wire:
             args.append("(" + " ".join(modifiers) + ")")
         return PendingFetch(imap._command(*args))
 
-    @_guard("UID FETCH")
+    @guard("UID FETCH")
     def fetch_answer(self, pending: PendingFetch) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
         # Read and parse the response here rather than through imaplib's line loop
         # and imapclient's lexer: together they cost several times what the sync
         # does with the data (see fetchparse).
         typ, text, fetches, vanished_raw = read_tagged(self._client._imap, pending.tag)
         if typ != "OK":
-            raise imaplib.IMAP4.error(f"FETCH {typ}: {_short(Exception(text))}")
+            raise imaplib.IMAP4.error(f"FETCH {typ}: {short(Exception(text))}")
         return parse_fetches(fetches), _vanished(vanished_raw)
 
     def fetch_discard(self, pending: PendingFetch) -> None:
@@ -294,7 +247,7 @@ class Wire:
             untagged.pop(key, None)  # those of the EXAMINE itself
         self.watching = folder
 
-    @_guard("NOOP")
+    @guard("NOOP")
     def poll_watched(self) -> bool:
         """One NOOP: True when the watched folder changed since `watch` (the watch ends)."""
         folder = self.watching
@@ -304,14 +257,14 @@ class Wire:
         imap = self._client._imap
         typ, data = imap._simple_command("NOOP")
         if typ != "OK":
-            raise imaplib.IMAP4.error(f"NOOP {typ}: {_short(Exception(data))}")
+            raise imaplib.IMAP4.error(f"NOOP {typ}: {short(Exception(data))}")
         updates = [imap.untagged_responses.pop(key, None) for key in _UPDATES]
         if any(updates):
             self.watching = None
             return True
         return False
 
-    @_guard("UNSELECT")
+    @guard("UNSELECT")
     def unselect(self) -> None:
         self.watching = None
         if self.selected is None:
@@ -347,90 +300,3 @@ def _vanished(lines: list[Any]) -> set[int]:
         with contextlib.suppress(ValueError):
             uids |= expand(text)
     return uids
-
-
-KEEPALIVE_PROBES = 4
-
-
-def keep_alive(sock: socket.socket, idle: float) -> None:
-    """TCP keepalive: a peer gone silent (no FIN, no RST) fails the next read with
-    ETIMEDOUT after about 2 x idle, which every caller already treats as a lost
-    connection. An IDLE connection sends nothing for minutes: without this, only
-    the next re-IDLE would find out."""
-    if idle <= 0:
-        return
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    seconds = max(1, round(idle))
-    interval = max(1, round(idle / KEEPALIVE_PROBES))
-    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; macOS has only TCP_KEEPALIVE (idle)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
-    elif hasattr(socket, "TCP_KEEPALIVE"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPALIVE, seconds)
-    if hasattr(socket, "TCP_KEEPINTVL"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
-    if hasattr(socket, "TCP_USER_TIMEOUT"):
-        # The same bound for data sent into the void (a NOOP or DONE nobody acknowledges).
-        limit = (seconds + interval * KEEPALIVE_PROBES) * 1000
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, limit)
-
-
-def _open_socket(settings: Settings) -> IMAPClient:
-    client = _connect_socket(settings)
-    try:
-        keep_alive(client.socket(), settings.keepalive)
-    except OSError as exc:
-        log.debug("TCP keepalive not set for %s: %s", settings.host, exc)
-    return client
-
-
-def _connect_socket(settings: Settings) -> IMAPClient:
-    timeout = SocketTimeout(connect=settings.timeout, read=settings.timeout)
-    host, port = settings.host, settings.port
-    try:
-        if settings.security == "tls":
-            return IMAPClient(
-                host, port, ssl=True, ssl_context=tls_context(settings), timeout=timeout
-            )
-        if settings.security == "plain":
-            if not is_loopback(host):
-                raise ConfigProblem(
-                    f"security = 'plain' to {host} refused: the password would travel in clear",
-                    hint="use security = 'tls' (port 993) or 'starttls' (port 143)",
-                )
-            return IMAPClient(host, port, ssl=False, timeout=timeout)
-        client = IMAPClient(host, port, ssl=False, timeout=timeout)
-        _upgrade(client, settings)
-        return client
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectorError(
-            f"the TLS certificate of {host} is not trusted ({exc.verify_message})",
-            hint="fix the server certificate, or set ca_file to the CA that signed it",
-        ) from None
-    except ssl.SSLError as exc:
-        raise ConnectorError(
-            f"TLS handshake with {host}:{port} failed ({exc.reason})",
-            hint="check port and security (993 = tls, 143 = starttls)",
-        ) from None
-    except (OSError, imaplib.IMAP4.abort, EOFError) as exc:
-        message, hint = network_problem(host, port, exc, usual_ports="993 = tls, 143 = starttls")
-        raise ConnectionLost(message, hint=hint) from None
-
-
-def _upgrade(client: IMAPClient, settings: Settings) -> None:
-    """STARTTLS or nothing: never fall back to clear text (fails closed)."""
-    try:
-        client.starttls(tls_context(settings))
-    except (CapabilityError, imaplib.IMAP4.error) as exc:
-        with contextlib.suppress(Exception):
-            client.shutdown()
-        offered = not isinstance(exc, CapabilityError)
-        raise Unsupported(
-            f"{settings.host} {'refused' if offered else 'does not offer'} STARTTLS; "
-            "not continuing without encryption",
-            hint="use security = 'tls' on port 993, or ask the provider to enable STARTTLS",
-        ) from None
-    except BaseException:
-        with contextlib.suppress(Exception):
-            client.shutdown()
-        raise

@@ -30,7 +30,8 @@ from connectors.compose import KEY_HEADER, build_draft, content_hash
 from connectors.errors import ConfigProblem, Permanent, Transient, Unsupported
 from connectors.header_split import split_header_block
 from connectors.imap import folders as folder_rules
-from connectors.imap.client import CommandFailed, ConnectionLost, Wire
+from connectors.imap.client import Wire
+from connectors.imap.errors import CommandFailed, ConnectionLost
 from connectors.imap.normalize import make_ref, parse_ref
 from connectors.imap.settings import Settings
 from connectors.model import DraftRef, DraftSpec, FolderRole

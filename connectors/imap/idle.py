@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable
 
 from connectors.errors import Transient
-from connectors.imap.client import ConnectionLost, Wire
+from connectors.imap.client import Wire
+from connectors.imap.errors import ConnectionLost
 from connectors.imap.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from typing import ClassVar, TypeVar
 from connectors.base import Scope
 from connectors.errors import ConfigProblem, ConnectorError, Permanent, Severity, Transient
 from connectors.imap import folders as folder_rules
-from connectors.imap.client import ACCOUNT, CommandFailed, ConnectionLost, Wire
+from connectors.imap.client import ACCOUNT, Wire
 from connectors.imap.cursor import Cursor, compact
+from connectors.imap.errors import CommandFailed, ConnectionLost
 from connectors.imap.idle import IdleWatcher
 from connectors.imap.normalize import make_ref, parse_ref
 from connectors.imap.settings import Settings

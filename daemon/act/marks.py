@@ -23,7 +23,7 @@ from connectors.errors import ConnectorError
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message
 from daemon.decide.replay import to_view
-from daemon.decide.timeline import sequence_id
+from daemon.decide.views import sequence_id
 from daemon.runtime.wiring import App, mailbox
 
 log = logging.getLogger(__name__)

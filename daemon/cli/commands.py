@@ -351,7 +351,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from daemon.cli.present import print_explain
     from daemon.db.tables import Message
     from daemon.decide.replay import evaluate, to_view
-    from daemon.decide.timeline import dedupe
+    from daemon.decide.views import dedupe
 
     app = _app(args)
     now = now_of(args, app.config)

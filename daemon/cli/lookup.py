@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from daemon.db.tables import Account, Message
 from daemon.db.tables import Sequence as SequenceRow
+from daemon.decide.outreach import outreach
 from daemon.decide.replay import Policy, to_view
-from daemon.decide.timeline import dedupe, outreach
+from daemon.decide.views import dedupe
 
 
 def find_thread(s: Session, target: str) -> tuple[str, int] | None:

@@ -17,7 +17,7 @@ from daemon.decide.status_row import StatusRow
 if TYPE_CHECKING:
     from daemon.db.tables import Draft
     from daemon.decide.replay import Decision
-    from daemon.decide.timeline import MsgView
+    from daemon.decide.views import MsgView
     from daemon.tracker.policy import Playbook
 
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m"}
@@ -245,7 +245,7 @@ def _explain_playbook(playbook: Playbook, out: TextIO) -> None:
 
 def _explain_message(m: MsgView, tz: ZoneInfo, out: TextIO) -> None:
     from connectors.headers import UNTRACKABLE
-    from daemon.decide.timeline import RECEIPT_USED
+    from daemon.decide.views import RECEIPT_USED
     from daemon.ingest.reused_ids import REUSED_ID
 
     who = m.sender or "?"

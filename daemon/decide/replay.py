@@ -24,19 +24,10 @@ from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide import snooze, stale
 from daemon.decide.calendar_signals import InviteAnswer, calendar_events_for
 from daemon.decide.language import LocaleChoice, choose_locale
+from daemon.decide.outreach import ThreadFacts, outreach
 from daemon.decide.status_row import StatusRow
-from daemon.decide.timeline import (
-    ControlView,
-    DraftView,
-    MsgView,
-    ThreadFacts,
-    controls_for,
-    dedupe,
-    events_for,
-    outreach,
-    sequence_id,
-    without_dead,
-)
+from daemon.decide.timeline import controls_for, events_for, without_dead
+from daemon.decide.views import ControlView, DraftView, MsgView, dedupe, sequence_id
 from daemon.ingest.calendar import load_answers, load_entries
 from daemon.tracker.away import Away, away_periods
 from daemon.tracker.business_calendar import BusinessCalendar

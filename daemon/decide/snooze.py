@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from daemon.decide.timeline import ControlView, MsgView
+from daemon.decide.views import ControlView, MsgView
 from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.states import Intent, NextAction, WriteDraft, WriteReminder
 

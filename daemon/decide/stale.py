@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from daemon.decide.timeline import DraftView
+from daemon.decide.views import DraftView
 from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.policy import Duration, Unit
 from daemon.tracker.states import Record, Risk

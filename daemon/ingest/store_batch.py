@@ -22,7 +22,7 @@ from connectors.model import ChangeBatch, FolderRole, MailMessage, MessageGone, 
 from daemon.config.identity import Identity
 from daemon.db.bulk import BulkInsert, reserve_ids, select_in
 from daemon.db.tables import Message, MessageRef, Skip, Thread
-from daemon.decide.timeline import message_time
+from daemon.decide.views import message_time
 from daemon.ingest.mail_threads import key_from_headers, link_threads
 from daemon.ingest.reused_ids import separate_reused_ids
 from daemon.ingest.verdicts import VERDICT_COLUMNS, classify_fields

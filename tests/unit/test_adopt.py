@@ -34,7 +34,7 @@ def test_keys_that_are_not_ours_are_ignored() -> None:
 
 
 def test_a_tagged_skip_after_a_follow_up_by_hand_does_not_invent_a_second_skip() -> None:
-    from daemon.decide.timeline import MsgView
+    from daemon.decide.views import MsgView
     from daemon.ingest.adopt import _tagged_skips
 
     start = MsgView(

@@ -3,7 +3,9 @@ and a mass mailing is not followed."""
 
 from __future__ import annotations
 
-from daemon.decide.timeline import events_for, outreach, sequence_id
+from daemon.decide.outreach import outreach
+from daemon.decide.timeline import events_for
+from daemon.decide.views import sequence_id
 from daemon.tracker.states import HumanReply, Outbound
 from tests.unit.test_timeline import ME, msg
 
@@ -82,7 +84,7 @@ def test_a_draft_to_several_people_greets_them_all() -> None:
 
 
 def test_stop_naming_one_bcc_recipient_stops_only_theirs() -> None:
-    from daemon.decide.timeline import ControlView
+    from daemon.decide.views import ControlView
     from daemon.tracker.states import Stop
 
     out = msg("o", 2, "out", ME_ADDR, HM1, bcc=((HM2, "B"), ("c@z.example", "C")))

@@ -24,8 +24,9 @@ from daemon.act.reminders import (
 from daemon.db.calendar_tables import Reminder
 from daemon.db.engine import Store
 from daemon.db.tables import Account, Base, Draft, Thread
+from daemon.decide.outreach import ThreadFacts
 from daemon.decide.replay import Decision
-from daemon.decide.timeline import MsgView, ThreadFacts
+from daemon.decide.views import MsgView
 from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.machine import Context, next_action, replay, risk
 from daemon.tracker.policy import Playbook, parse_duration

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.decide.snooze import control_action, hold, parse_day, snoozed_until
 from daemon.decide.stale import stale_risk, waiting_since, worst
-from daemon.decide.timeline import ControlView, DraftView, MsgView
+from daemon.decide.views import ControlView, DraftView, MsgView
 from daemon.tracker.business_calendar import BusinessCalendar
 from daemon.tracker.policy import Duration, Unit
 from daemon.tracker.states import NextAction, Record, Risk, State, Withdraw, WriteDraft

@@ -8,15 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon.config.identity import Identity
-from daemon.decide.timeline import (
-    RECEIPT_USED,
-    MsgView,
-    dedupe,
-    events_for,
-    facts,
-    message_time,
-    sequence_id,
-)
+from daemon.decide.outreach import facts
+from daemon.decide.timeline import events_for
+from daemon.decide.views import RECEIPT_USED, MsgView, dedupe, message_time, sequence_id
 from daemon.tracker.states import AutoReply, Bounced, HumanReply, Outbound, Stop
 
 SH = ZoneInfo("Asia/Shanghai")
