@@ -18,7 +18,10 @@ from pathlib import Path
 from statistics import median
 
 from jinja2 import Environment, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from daemon.db.tables import Account
 from daemon.db.tables import Sequence as Sequence_
 from daemon.tracker.states import ENDED_STATES, State
 
@@ -63,6 +66,15 @@ class Group:
     @property
     def ghost_rate(self) -> float:
         return round(self.ghosted / self.cases, 3) if self.cases else 0.0
+
+
+def cases_since(s: Session, since: datetime | None) -> list[Case]:
+    """Every ended sequence of every account (started at or after `since`), oldest first."""
+    query = select(Sequence_, Account.name).join(Account, Account.id == Sequence_.account_id)
+    query = query.where(Sequence_.state.in_(OUTCOMES))
+    if since is not None:
+        query = query.where(Sequence_.started_at >= since)
+    return [case_of(row, name) for row, name in s.execute(query.order_by(Sequence_.started_at))]
 
 
 def case_of(row: Sequence_, account: str) -> Case:

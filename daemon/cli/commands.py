@@ -6,21 +6,19 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from connectors.model import FolderRole
 from daemon.config.loader import load_config
 from daemon.errors import GhostwatchError, NotFound, UsageError
 
 # Each command imports what it uses inside its function: `status` must not pay for
 # the connectors, Jinja or Alembic, and `--help` for none of it (issue 11).
 if TYPE_CHECKING:
-    from connectors.base import MailSource
     from daemon.cli.present import AccountHealth
-    from daemon.config.settings import AccountConfig, Config
+    from daemon.config.settings import Config
     from daemon.decide.read_model import AccountRow, Plan, StatusReads
     from daemon.decide.replay import Decision
     from daemon.decide.status_row import StatusRow
@@ -47,24 +45,9 @@ def _open(config: Config) -> App:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path: Path = (args.path or args.config).expanduser().absolute()
-    if path.exists():
-        raise GhostwatchError(
-            f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
-        )
-    from daemon.cli.init_config import ask_address, starter_config
+    from daemon.cli.init_config import write_starter
 
-    address = args.address or ask_address()
-    secret = path.parent / "work.secret"
-    text = starter_config(address, secret)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
-    print(f"Wrote a starter config for {address} to {path}.")
-    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
-    print("check host under [accounts.mail], then run")
-    print(f"  ghostwatch --config {path} check")
-    return 0
+    return write_starter((args.path or args.config).expanduser().absolute(), args.address)
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -75,89 +58,9 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from connectors.errors import ConnectorError
-    from daemon.act.render import check_templates
-    from daemon.db.engine import mask_url
-    from daemon.runtime.wiring import mailbox, open_app
+    from daemon.cli.check import check
 
-    config = load_config(args.config)
-    problems: list[str] = []
-    print(f"config {config.source}: ok ({len(config.accounts)} account(s))")
-    # Drafts may also be written in a rule's `set = { locale }` (and in a shipped locale).
-    ruled = {r.set_locale for r in config.policy.rules if r.set_locale}
-    locales = sorted({a.locale for a in config.accounts} | ruled)
-    template_problems = check_templates(locales, config.daemon.templates_dir)
-    problems += [f"template {p}" for p in template_problems]
-    if not template_problems:
-        print(f"templates ({', '.join(locales)}): ok")
-    try:
-        app = open_app(config)
-        print(f"database {mask_url(config.daemon.database)}: ok")
-    except GhostwatchError as exc:
-        problems.append(f"database: {exc}")
-        app = None
-    for account in config.accounts:
-        try:
-            with mailbox(account) as source:
-                problems += _check_mail(account, source)
-        except ConnectorError as exc:
-            hint = f" ({exc.hint})" if exc.hint else ""
-            problems.append(f"account {account.name}: {exc}{hint}")
-        if account.calendar is not None:
-            problems += _check_calendar(account)
-    if app is not None:
-        app.store.close()
-    for problem in problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    return 1 if problems else 0
-
-
-_SHOWN_ROLES = (
-    FolderRole.INBOX,
-    FolderRole.SENT,
-    FolderRole.DRAFTS,
-    FolderRole.JUNK,
-    FolderRole.TRASH,
-)
-
-
-def _check_mail(account: AccountConfig, source: MailSource) -> list[str]:
-    """What the source offers, and the folder roles its connector says it needs."""
-    import connectors
-
-    entry = connectors.mail_connector(account.mail.type)
-    caps = sorted({*source.capabilities().names, *entry.capabilities})
-    roles = {f.role: f.name for f in source.folders()}
-    print(f"account {account.name} ({account.mail.type}): reached")
-    print(f"  capabilities: {', '.join(caps) or 'none'}")
-    for role in _SHOWN_ROLES if roles else entry.folder_roles:
-        print(f"  {role.value}: {roles.get(role, 'not found')}")
-    return [
-        f"account {account.name}: no {role.value.capitalize()} folder found; {hint}"
-        for role, hint in entry.folder_roles.items()
-        if role not in roles
-    ]
-
-
-def _check_calendar(account: AccountConfig) -> list[str]:
-    import connectors
-    from connectors.errors import ConnectorError
-    from daemon.runtime.cycle import calendar_of
-
-    kind = account.calendar.type if account.calendar else "none"
-    if kind not in connectors.CALENDAR_CONNECTORS:
-        print(f"  calendar {kind}: not available in this version (mail keeps working)")
-        return []
-    try:
-        with calendar_of(account) as cal:
-            assert cal is not None
-            cal.fetch_changes(None, since=datetime.now(UTC) - timedelta(days=1))
-            names = sorted(cal.capabilities().names)
-            print(f"  calendar {kind}: reached; {', '.join(names) or 'no incremental reads'}")
-    except ConnectorError as exc:
-        hint = f" ({exc.hint})" if exc.hint else ""
-        return [f"account {account.name}: calendar {kind}: {exc}{hint}; mail keeps working"]
-    return []
+    return check(args)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -457,11 +360,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
     from daemon.analytics import case_library as report
-    from daemon.db.tables import Account
-    from daemon.db.tables import Sequence as SequenceRow
 
     app = _app(args)
     since = None
@@ -474,14 +373,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             since if since.tzinfo else since.replace(tzinfo=ZoneInfo(app.config.policy.timezone))
         )
     with app.store.reader() as s:
-        query = select(SequenceRow, Account.name).join(
-            Account, Account.id == SequenceRow.account_id
-        )
-        query = query.where(SequenceRow.state.in_(report.OUTCOMES))
-        if since is not None:
-            query = query.where(SequenceRow.started_at >= since)
-        rows = s.execute(query.order_by(SequenceRow.started_at))
-        cases = [report.case_of(row, name) for row, name in rows]
+        cases = report.cases_since(s, since)
     made = now_of(args, app.config)
     render = {
         "json": lambda: report.to_json(cases),

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from daemon.config.settings import example_config_text
-from daemon.errors import UsageError
+from daemon.errors import GhostwatchError, UsageError
 
 _ADDRESS = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -96,3 +96,22 @@ def _set(text: str, key: str, value: str) -> str:
     if count != 1:  # pragma: no cover - the shipped example has every key
         raise RuntimeError(f"the example config has no {key} line")
     return new
+
+
+def write_starter(path: Path, address: str | None) -> int:
+    """`ghostwatch init`: the starter config at `path`, never over an existing file."""
+    if path.exists():
+        raise GhostwatchError(
+            f"{path} already exists", hint="edit it, or give another path: ghostwatch init PATH"
+        )
+    address = address or ask_address()
+    secret = path.parent / "work.secret"
+    text = starter_config(address, secret)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    print(f"Wrote a starter config for {address} to {path}.")
+    print(f"Next: put your (app) password into {secret} (first line, mode 0600),")
+    print("check host under [accounts.mail], then run")
+    print(f"  ghostwatch --config {path} check")
+    return 0
