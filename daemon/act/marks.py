@@ -22,7 +22,7 @@ from connectors.base import Capability, MailSource, TagWriter
 from connectors.errors import ConnectorError
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message
-from daemon.decide.replay import to_view
+from daemon.decide.stored import to_view
 from daemon.decide.views import sequence_id
 from daemon.runtime.wiring import App, mailbox
 

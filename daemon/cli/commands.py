@@ -253,7 +253,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from daemon.cli.lookup import untracked_reason
     from daemon.cli.present import print_explain
     from daemon.db.tables import Message
-    from daemon.decide.replay import evaluate, to_view
+    from daemon.decide.replay import evaluate
+    from daemon.decide.stored import to_view
     from daemon.decide.views import dedupe
 
     app = _app(args)
@@ -294,7 +295,8 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     from daemon.act.marks import mark_thread
     from daemon.cli.lookup import control_contact
     from daemon.db.tables import Control, Thread
-    from daemon.decide.replay import account_id, decide
+    from daemon.decide.replay import decide
+    from daemon.decide.stored import account_id
 
     app = _app(args)
     now = now_of(args, app.config)

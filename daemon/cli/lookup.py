@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from daemon.db.tables import Account, Message
 from daemon.db.tables import Sequence as SequenceRow
 from daemon.decide.outreach import outreach
-from daemon.decide.replay import Policy, to_view
+from daemon.decide.replay import Policy
+from daemon.decide.stored import to_view
 from daemon.decide.views import dedupe
 
 

@@ -30,7 +30,7 @@ from daemon.act.drafts import draft_key, draft_message_id
 from daemon.act.marks import SKIP_TAG
 from daemon.db.engine import Store
 from daemon.db.tables import Draft, Message, Thread
-from daemon.decide.replay import to_view
+from daemon.decide.stored import to_view
 from daemon.decide.views import MsgView, sequence_id
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from daemon.act.reminders import ReminderReport, preview_reminders, remove_ended
 from daemon.act.stale_digest import preview_digest, queue_digest
 from daemon.config.settings import AccountConfig
 from daemon.db.tables import Thread
-from daemon.decide.replay import Decision, Policy, account_id, decide, evaluate, threads_to_decide
+from daemon.decide.replay import Decision, Policy, decide, evaluate
+from daemon.decide.stored import account_id, threads_to_decide
 from daemon.ingest.adopt import adopt_own_drafts
 from daemon.ingest.calendar import CalendarSyncReport, load_entries, sync_calendar
 from daemon.ingest.mail import SyncReport

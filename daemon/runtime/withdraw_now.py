@@ -19,7 +19,8 @@ from daemon.act.drafts import OPEN_DRAFT_STATES, OutboxReport, withdraw_ended
 from daemon.act.reminders import ReminderReport, remove_ended
 from daemon.config.settings import AccountConfig
 from daemon.db.tables import Draft, Thread
-from daemon.decide.replay import Decision, account_id
+from daemon.decide.replay import Decision
+from daemon.decide.stored import account_id
 from daemon.runtime.connect import calendar_of, draft_sink
 from daemon.runtime.wiring import App
 

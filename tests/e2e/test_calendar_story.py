@@ -19,7 +19,8 @@ from daemon.config.loader import load_config
 from daemon.db.calendar_tables import CalendarEntry, Reminder
 from daemon.db.tables import Base
 from daemon.decide.calendar_signals import calendar_events_for
-from daemon.decide.replay import Decision, account_id, evaluate, threads_to_decide
+from daemon.decide.replay import Decision, evaluate
+from daemon.decide.stored import account_id, threads_to_decide
 from daemon.demo import mail as sample
 from daemon.ingest.calendar import load_entries, sync_calendar
 from daemon.runtime.wiring import App, open_app

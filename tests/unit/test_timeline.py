@@ -170,7 +170,7 @@ def test_a_reply_dated_slightly_in_the_future_counts_when_it_is_read() -> None:
     from datetime import timedelta
 
     from daemon.db.tables import Message
-    from daemon.decide.replay import _event_time
+    from daemon.decide.stored import _event_time
 
     seen = datetime(2026, 11, 3, 10, tzinfo=SH)
     fast = Message(sent_at=seen + timedelta(seconds=5), seen_at=seen)
