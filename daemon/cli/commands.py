@@ -310,16 +310,11 @@ def _control(args: argparse.Namespace, action: str, shown: str = "") -> int:
     decisions = decide(app.store, name, app.policy(account), now)
     print(f"{shown or action}: thread {tid} of account {name}")
     if action == "stop":
-        from daemon.runtime.withdraw_now import withdraw_now
+        from daemon.runtime.withdraw_now import withdrawn_lines
 
         mine = [d for d in decisions if d.thread_id == tid]
-        drafts, reminders = withdraw_now(app, account, mine, now)
-        for key in drafts.withdrawn:
-            print(f"[{name}] withdrew untouched draft {key}")
-        for key in drafts.kept_edited:
-            print(f"[{name}] left your edited draft {key} alone")
-        for key in reminders.removed:
-            print(f"[{name}] calendar reminder {key} removed (the sequence ended)")
+        for line in withdrawn_lines(app, account, mine, now):
+            print(line)
     split = any(d.facts.separate for d in decisions if d.thread_id == tid)
     # A gw:stop keyword would stop every Bcc recipient's sequence of the thread: a stop
     # naming one of them stays in the database only.

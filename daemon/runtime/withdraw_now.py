@@ -60,3 +60,19 @@ def _still_open(app: App, thread_ids: list[int], sequence_ids: list[str]) -> Non
         left = {t for t in s.scalars(query) if t is not None} & set(thread_ids)
         if left:
             s.execute(update(Thread).where(Thread.id.in_(sorted(left))).values(dirty=True))
+
+
+def withdrawn_lines(
+    app: App, account: AccountConfig, decisions: Sequence[Decision], now: datetime
+) -> list[str]:
+    """withdraw_now, told the way `ghostwatch stop` prints it (one line per change)."""
+    drafts, reminders = withdraw_now(app, account, decisions, now)
+    name = account.name
+    return [
+        *(f"[{name}] withdrew untouched draft {key}" for key in drafts.withdrawn),
+        *(f"[{name}] left your edited draft {key} alone" for key in drafts.kept_edited),
+        *(
+            f"[{name}] calendar reminder {key} removed (the sequence ended)"
+            for key in reminders.removed
+        ),
+    ]
